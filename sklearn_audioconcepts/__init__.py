@@ -1,0 +1,15 @@
+"""Interpretable audio embeddings as scikit-learn estimators.
+
+Public estimators:
+
+- :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights
+  over named text concepts (SpLiCE recipe applied to CLAP audio embeddings).
+- :class:`ConceptVocabulary`: the names and embeddings of those concepts.
+"""
+
+from .decomposition import ConceptDecomposer
+from .vocabulary import ConceptVocabulary
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["ConceptDecomposer", "ConceptVocabulary", "__version__"]

@@ -1,0 +1,50 @@
+"""Input checks shared by the estimators, with errors that say what to do."""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_array
+
+
+def check_embeddings(
+    X, *, name="X", dtype=(np.float32, np.float64), reject_zero_rows=True
+):
+    """Validate a 2-D, finite, non-empty array of embeddings.
+
+    Returns the array converted to one of ``dtype``.
+    """
+    X = check_array(X, dtype=dtype, ensure_all_finite=False, input_name=name)
+    if not np.isfinite(X).all():
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise ValueError(
+            f"{name} contains NaN or infinity in {len(bad)} row(s) (first: "
+            f"{bad[:5].tolist()}). Drop or re-embed those rows before decomposing."
+        )
+    if reject_zero_rows:
+        norms = np.linalg.norm(X, axis=1)
+        zero = np.flatnonzero(norms == 0)
+        if len(zero):
+            raise ValueError(
+                f"{name} has {len(zero)} all-zero row(s) (first: {zero[:5].tolist()}). "
+                "An embedding of zero norm has no direction to decompose; check the "
+                "embedder's output for those rows."
+            )
+    return X
+
+
+def check_device_available(device):
+    """Raise a clear error when CUDA is asked for on a machine without it."""
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device={device!r} was asked for but PyTorch sees no CUDA device "
+            f"(torch {torch.__version__}). Use device='cpu', or device='auto' to pick "
+            "CUDA only when it is present."
+        )
+
+
+def check_positive_int(value, name):
+    if not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)

@@ -1,0 +1,28 @@
+"""Shared fixtures: small coherent dictionaries and embeddings, made on the fly."""
+
+import numpy as np
+import pytest
+
+from sklearn_audioconcepts.datasets import make_concept_embeddings
+
+
+@pytest.fixture(scope="session")
+def clap_like():
+    """CLAP-like embeddings (unit norm, modality gap) over a coherent vocabulary."""
+    X, vocabulary, codes, y = make_concept_embeddings(
+        240, 400, 64, n_active=10, n_clusters=40, n_classes=3, random_state=0
+    )
+    return X, vocabulary, codes, y
+
+
+@pytest.fixture(scope="session")
+def centered_problem():
+    """A centred, unit-norm dictionary and rows, as the solver sees them."""
+    X, vocabulary, _, _ = make_concept_embeddings(
+        60, 300, 64, n_active=10, n_clusters=30, random_state=1
+    )
+    dictionary = vocabulary.embeddings - vocabulary.embeddings.mean(0)
+    dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
+    Z = X - X.mean(0)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    return Z.astype(np.float64), dictionary.astype(np.float64)

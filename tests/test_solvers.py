@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.decomposition import sparse_encode
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from sklearn_audioconcepts._solvers import (
+    PreparedDictionary,
+    nonnegative_lasso,
+    nonnegative_lasso_objective,
+)
+from sklearn_audioconcepts.datasets import _coherent_dictionary
+
+
+@pytest.mark.parametrize("l1_penalty", [0.02, 0.05, 0.2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_objective_matches_sklearn_lasso_cd(centered_problem, l1_penalty, dtype):
+    Z, D = centered_problem
+    ours = nonnegative_lasso(Z, D, l1_penalty, tol=1e-6, dtype=dtype)
+    reference = sparse_encode(
+        Z, D, algorithm="lasso_cd", alpha=l1_penalty, positive=True, max_iter=5000
+    )
+    ours_objective = nonnegative_lasso_objective(Z, D, ours.codes, l1_penalty)
+    reference_objective = nonnegative_lasso_objective(Z, D, reference, l1_penalty)
+    relative = (ours_objective - reference_objective) / reference_objective
+    assert relative.max() <= 1e-4
+    assert ours.converged.all()
+    assert (ours.codes.data > 0).all()
+    # Certified: the returned gap bounds the distance to the optimum.
+    assert ours.duality_gap.max() <= 1e-6 or dtype == torch.float32
+
+
+def test_duality_gap_bounds_suboptimality(centered_problem):
+    Z, D = centered_problem
+    result = nonnegative_lasso(Z, D, 0.05, tol=1e-8, dtype=torch.float64)
+    exact = nonnegative_lasso_objective(Z, D, result.codes, 0.05)
+    loose = nonnegative_lasso(Z, D, 0.05, tol=1e-2, dtype=torch.float64)
+    loose_objective = nonnegative_lasso_objective(Z, D, loose.codes, 0.05)
+    assert ((loose_objective - exact) / exact <= loose.duality_gap + 1e-9).all()
+    assert (loose.duality_gap <= 1e-2).all()
+
+
+def test_planted_codes_are_recovered():
+    rng = check_random_state(0)
+    n_atoms, n_features, n_samples, n_active = 500, 128, 100, 5
+    atoms = _coherent_dictionary(rng, n_atoms, n_features, 0.5, 50)
+    atoms -= atoms.mean(0)
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    planted = np.zeros((n_samples, n_atoms))
+    for row in planted:
+        row[rng.choice(n_atoms, n_active, replace=False)] = rng.uniform(
+            0.5, 1.5, n_active
+        )
+    clean = planted @ atoms
+    noise = rng.standard_normal(clean.shape) / np.sqrt(n_features)
+    Z = clean + 0.05 * noise * np.linalg.norm(clean, axis=1, keepdims=True)
+
+    found = nonnegative_lasso(Z, atoms, 0.1).codes.toarray() > 0
+    true = planted > 0
+    assert (found & true).sum() / found.sum() >= 0.9  # support precision
+    assert (found & true).sum() / true.sum() >= 0.9  # support recall
+
+
+def test_rows_are_independent_of_batching(centered_problem):
+    Z, D = centered_problem
+    whole = nonnegative_lasso(Z, D, 0.05, dtype=torch.float64, tol=1e-9).codes.toarray()
+    batched = nonnegative_lasso(
+        Z, D, 0.05, dtype=torch.float64, tol=1e-9, batch_size=7
+    ).codes.toarray()
+    np.testing.assert_allclose(whole, batched, atol=1e-7)
+
+
+def test_without_precomputed_gram_gives_same_codes(centered_problem):
+    Z, D = centered_problem
+    with_gram = PreparedDictionary(D, dtype=torch.float64)
+    without_gram = PreparedDictionary(D, dtype=torch.float64, gram_bytes_limit=0)
+    assert with_gram.gram is not None and without_gram.gram is None
+    a = nonnegative_lasso(Z, with_gram, 0.05, tol=1e-9).codes.toarray()
+    b = nonnegative_lasso(Z, without_gram, 0.05, tol=1e-9).codes.toarray()
+    np.testing.assert_allclose(a, b, atol=1e-7)
+
+
+def test_dense_solutions_grow_the_working_set(centered_problem):
+    Z, D = centered_problem
+    result = nonnegative_lasso(Z, D, 0.02, dtype=torch.float64, working_set_size=4)
+    assert result.converged.all()
+    assert result.codes.getnnz(axis=1).max() > 4
+
+
+def test_zero_rows_and_zero_penalty():
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((12, 16))
+    Z = rng.standard_normal((3, 16))
+    Z[1] = 0.0
+    result = nonnegative_lasso(Z, D, 0.0, dtype=torch.float64, tol=1e-10)
+    codes = result.codes.toarray()
+    assert (codes[1] == 0).all()
+    # Nonnegative least squares: KKT says D r <= 0 at the optimum.
+    residual = Z - codes @ D
+    assert (residual @ D.T).max() <= 1e-6
+
+
+def test_penalty_above_max_correlation_gives_zero(centered_problem):
+    Z, D = centered_problem
+    result = nonnegative_lasso(Z, D, float((Z @ D.T).max()) + 1e-3)
+    assert result.codes.nnz == 0
+    assert sp.isspmatrix_csr(result.codes)
+
+
+def test_unconverged_rows_warn(centered_problem):
+    Z, D = centered_problem
+    with pytest.warns(ConvergenceWarning, match="did not reach"):
+        result = nonnegative_lasso(Z, D, 0.01, max_iter=1, tol=1e-12)
+    assert not result.converged.all()
+
+
+def test_bad_arguments():
+    D = np.eye(3)
+    with pytest.raises(ValueError, match="l1_penalty must be >= 0"):
+        nonnegative_lasso(np.ones((2, 3)), D, -0.1)
+    with pytest.raises(ValueError, match="same number of columns"):
+        nonnegative_lasso(np.ones((2, 4)), D, 0.1)
+    with pytest.raises(ValueError, match="no rows"):
+        nonnegative_lasso(np.ones((0, 3)), D, 0.1)
