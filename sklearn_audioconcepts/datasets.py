@@ -95,8 +95,8 @@ def make_concept_embeddings(
     X : ndarray of shape (n_samples, n_features), dtype float32
         Unit-norm audio-like embeddings.
     vocabulary : ConceptVocabulary
-        ``n_concepts`` concepts named ``concept_0000`` ... with unit-norm
-        embeddings.
+        ``n_concepts`` concepts (named ``concept_0``, ... zero-padded to equal
+        width, unless ``concept_names`` is given) with unit-norm embeddings.
     codes : ndarray of shape (n_samples, n_concepts)
         The planted nonnegative weights (before the gap and noise were added).
     y : ndarray of shape (n_samples,) or None

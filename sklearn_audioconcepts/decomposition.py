@@ -48,8 +48,9 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         looser reconstruction. With unit-norm 512-d CLAP-like embeddings and
         a 2,000-concept vocabulary the default gives tens of active concepts
         per row (about 45 on data from
-        :func:`~sklearn_audioconcepts.datasets.make_concept_embeddings`);
-        0.01 to 0.5 spans roughly 200 down to 5. Tune it with
+        :func:`~sklearn_audioconcepts.datasets.make_concept_embeddings`,
+        about 320 at 0.01 and 9 at 0.1); the paper's sweep of 0.01 to 0.5
+        spans about 200 down to 5 on real CLAP embeddings. Tune it with
         :class:`~sklearn.model_selection.GridSearchCV`.
     center : bool or array-like of shape (n_features,), default=True
         ``True`` centres embeddings on the mean learned in :meth:`fit` and
@@ -60,13 +61,13 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         L2-normalise input rows before centring (CLAP embeddings already are;
         this makes the decomposition scale-free for other inputs).
     solver : {"working_set", "sklearn"}, default="working_set"
-        ``"working_set"``: batched PyTorch working-set solver (coordinate
-        descent with exact active-set Newton steps, certified by the duality
-        gap), on CPU or CUDA. ``"sklearn"``: scikit-learn's
+        ``"working_set"``: batched PyTorch working-set solver (accelerated
+        projected gradient with exact active-set Newton steps, certified by
+        the duality gap), on CPU or CUDA. ``"sklearn"``: scikit-learn's
         :func:`~sklearn.decomposition.sparse_encode` with ``lasso_cd``, a CPU
         reference.
     max_iter : int, default=1000
-        Maximum coordinate-descent sweeps per row.
+        Maximum projected-gradient iterations per row.
     tol : float, default=1e-5
         Relative duality gap at which a row counts as solved; its objective is
         then within ``tol`` of the optimum.
@@ -105,9 +106,9 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
     vocabulary_ : ConceptVocabulary
         The vocabulary the decomposer was fitted with.
     n_features_in_ : int
-        Embedding dimension seen during :term:`fit`.
+        Embedding dimension seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`, when ``X`` has string
+        Names of features seen during ``fit``, when ``X`` has string
         column names.
 
     See Also
@@ -257,9 +258,10 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
     def inverse_transform(self, X):
         """Map concept weights back to the embedding space.
 
-        The weighted sum of centred concepts is rescaled to the typical norm of
-        centred training embeddings, the mean is added back, and the result is
-        L2-normalised (when ``normalize=True``), so it can stand in for the
+        With centring, the weighted sum of centred concepts is rescaled to the
+        typical norm of centred training embeddings (``centered_norm_``) and
+        the mean is added back; without, the weighted sum is used as is. The
+        result is L2-normalised (when ``normalize=True``), so it can stand in for the
         original embedding, e.g. for zero-shot scoring against text prompts.
         Rows with no active concept map to the mean embedding.
 
@@ -310,6 +312,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         Returns
         -------
         similarity : ndarray of shape (n_samples,)
+            Cosine between each row and its reconstruction.
         """
         check_is_fitted(self)
         X = self._validate_embeddings(X, reset=False)
@@ -350,12 +353,15 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
+            The concept names, in column order.
         """
         check_is_fitted(self)
         names_in = getattr(self, "feature_names_in_", None)
         given = None if input_features is None else np.asarray(input_features, object)
-        if given is not None and names_in is not None and not np.array_equal(
-            given, names_in
+        if (
+            given is not None
+            and names_in is not None
+            and not np.array_equal(given, names_in)
         ):
             raise ValueError("input_features is not equal to feature_names_in_")
         return self.concept_names_.copy()

@@ -97,25 +97,42 @@ class ConceptVocabulary:
     __hash__ = None
 
     def index(self, name):
-        """Row of the concept called ``name``."""
+        """Row of the concept called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A concept name.
+
+        Returns
+        -------
+        index : int
+            Its row in ``embeddings``.
+        """
         try:
             return self.names.index(name)
         except ValueError:
             raise KeyError(f"No concept named {name!r} in the vocabulary.") from None
 
     def subset(self, concepts):
-        """A new vocabulary with only the given concepts (names or row indices)."""
+        """A new vocabulary with only the given concepts.
+
+        Parameters
+        ----------
+        concepts : sequence of str or int
+            Concept names or row indices, in the order wanted.
+
+        Returns
+        -------
+        vocabulary : ConceptVocabulary
+            The selected concepts, with the same metadata.
+        """
         rows = [
             c if isinstance(c, (int, np.integer)) else self.index(c) for c in concepts
         ]
         return ConceptVocabulary(
             [self.names[r] for r in rows], self.embeddings[rows], self.metadata
         )
-
-    @classmethod
-    def from_pair(cls, names, embeddings):
-        """Build from a plain ``(names, embeddings)`` pair."""
-        return cls(names, embeddings)
 
     def save(self, path):
         """Write the vocabulary to one ``.npz`` file (arrays plus JSON metadata).
@@ -146,7 +163,18 @@ class ConceptVocabulary:
 
     @classmethod
     def load(cls, path):
-        """Read a vocabulary written by :meth:`save`."""
+        """Read a vocabulary written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.npz`` file written by :meth:`save`.
+
+        Returns
+        -------
+        vocabulary : ConceptVocabulary
+            The vocabulary, with its metadata.
+        """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"No vocabulary file at {path}.")

@@ -26,3 +26,15 @@ def centered_problem():
     Z = X - X.mean(0)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True)
     return Z.astype(np.float64), dictionary.astype(np.float64)
+
+
+def pytest_configure(config):
+    # Under pytest-xdist each worker shares the cores with the others: one
+    # torch thread per worker avoids oversubscribing them (PyTorch's small
+    # batched kernels slow down several-fold when threads contend).
+    import os
+
+    import torch
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)

@@ -145,9 +145,9 @@ def test_pipeline_and_grid_search(clap_like):
     pipeline.fit(X_train, y_train)
     assert pipeline.score(X_test, y_test) > 0.75
     search = GridSearchCV(
-        pipeline, {"conceptdecomposer__l1_penalty": [0.02, 0.1]}, cv=2
+        pipeline, {"conceptdecomposer__l1_penalty": [0.05, 0.1]}, cv=2
     ).fit(X_train, y_train)
-    assert search.best_params_["conceptdecomposer__l1_penalty"] in (0.02, 0.1)
+    assert search.best_params_["conceptdecomposer__l1_penalty"] in (0.05, 0.1)
     assert search.score(X_test, y_test) > 0.75
 
 
@@ -173,9 +173,8 @@ def test_pair_vocabulary_is_accepted(clap_like):
 
 def test_zero_embeddings_after_centring_give_zero_weights(clap_like):
     X, vocabulary, _, _ = clap_like
-    est = decomposer(vocabulary).fit(X)
-    at_mean = est.mean_[None, :] / np.linalg.norm(est.mean_)
-    assert not est.transform(at_mean).any()
+    est = decomposer(vocabulary, normalize=False).fit(X)
+    assert not est.transform(est.mean_[None, :]).any()
 
 
 @pytest.mark.parametrize(
