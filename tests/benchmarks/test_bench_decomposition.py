@@ -1,0 +1,74 @@
+"""Smoke test for ``benchmarks/bench_decomposition.py`` (a few seconds)."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_decomposition.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_decomposition", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_run(bench, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "results.json"
+    return bench.main(["--quick", "--json", str(path)]), path
+
+
+def test_quick_run_reports_finite_positive_throughputs(quick_run, capsys):
+    results, _ = quick_run
+    (row,) = results["rows"]
+    assert row["n_atoms"] == 200 and row["n_samples"] == 300
+    for solver in ("ours", "sklearn", "admm"):
+        rate = row[solver]["samples_per_s"]
+        assert math.isfinite(rate) and rate > 0, solver
+    for ratio in ("speedup_vs_sklearn", "speedup_vs_admm"):
+        assert math.isfinite(row[ratio]) and row[ratio] > 0
+    assert row["sklearn"]["rows"] == 100
+    assert "ours/sklearn" in results["table"] and "cpus=" in results["table"]
+
+
+def test_quick_run_objectives_agree(quick_run):
+    results, _ = quick_run
+    (row,) = results["rows"]
+    # scikit-learn's lasso_cd with transform_alpha = l1_penalty is our problem.
+    assert row["sklearn"]["max_rel"] <= 1e-4
+    assert row["ours"]["n_not_converged"] == 0
+    # ADMM stops at equal objective (or reports that it did not get there).
+    admm = row["admm"]
+    if admm["n_reached"] == admm["rows"]:
+        assert admm["max_signed"] <= 1e-4
+    assert row["ours"]["mean_l0"] > 0 and 0 < row["ours"]["mean_cosine"] <= 1
+
+
+def test_quick_run_writes_json(quick_run):
+    results, path = quick_run
+    saved = json.loads(path.read_text())
+    assert saved["machine"]["cpu_count"] >= 1
+    assert saved["rows"][0]["ours"]["samples_per_s"] == pytest.approx(
+        results["rows"][0]["ours"]["samples_per_s"]
+    )
+
+
+@pytest.mark.parametrize("n_atoms", [10, 40])
+@pytest.mark.parametrize("method", ["full", "woodbury", "auto"])
+def test_admm_x_update_solves_the_ridge_system(bench, n_atoms, method):
+    generator = torch.Generator().manual_seed(0)
+    atoms = torch.randn(n_atoms, 16, generator=generator, dtype=torch.float64)
+    rhs = torch.randn(5, n_atoms, generator=generator, dtype=torch.float64)
+    update, used = bench.make_x_update(atoms, 2.0, method)
+    system = atoms @ atoms.T + 2.0 * torch.eye(n_atoms, dtype=torch.float64)
+    expected = torch.linalg.solve(system, rhs.T).T
+    torch.testing.assert_close(update(rhs), expected)
+    if method == "auto":
+        assert used == ("woodbury" if n_atoms > 16 else "full")
