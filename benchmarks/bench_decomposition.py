@@ -22,8 +22,8 @@ Three solvers are timed on the same problem, for each vocabulary size ``V``:
   ``transform_alpha = l1_penalty`` is the same problem. The script checks it
   by comparing per-row objectives. scikit-learn runs in float64: it hard-codes
   ``tol=1e-8`` in ``sparse_encode``, which float32 coordinate descent cannot
-  reach, so float32 input makes every row run to ``max_iter`` (about 4.7x
-  slower at V=2000, with ConvergenceWarnings). It is slow, so it is timed on
+  reach, so float32 input makes every row run to ``max_iter`` (4.7x slower
+  in one measurement at V=2000, with ConvergenceWarnings). It is slow, so it is timed on
   the first ``--sklearn-samples`` rows: rows are solved independently, so
   throughput on a subset measures the same thing, and the subset is large
   enough that the per-call overhead (Gram matrix, joblib dispatch; measured
@@ -56,7 +56,11 @@ Reported per ``V``: samples/s of each solver and the ratios, the per-row
 objective agreement (max and median of ``|f_other - f_ours| / f_ours``),
 the mean number of active concepts (L0) and the mean cosine between each row
 and its reconstruction. Timings use ``time.perf_counter`` after one warm-up
-call per solver; torch keeps its default thread count.
+call per solver; torch keeps its default thread count. On a small shared
+machine, run it when nothing else is busy: ours (many small multithreaded
+torch ops) slowed down by 5-20x at V=2000 when another process kept one of
+two cores busy, while scikit-learn and ADMM barely moved; the load average
+is printed with the results for that reason.
 
 Run from the repository root::
 
@@ -111,7 +115,6 @@ DEFAULTS = {"sizes": [2000, 5000, 10000], "n_samples": 10000, "sklearn_samples":
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Time nonnegative_lasso against scikit-learn and ADMM.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "--sizes", type=int, nargs="+", help="vocabulary sizes V [2000 5000 10000]"
@@ -124,13 +127,19 @@ def parse_args(argv=None):
         nargs="+",
     )
     parser.add_argument("--admm-samples", type=int, help="rows timed for ADMM [all N]")
-    parser.add_argument("--l1-penalty", type=float, default=0.05)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
-    parser.add_argument("--admm-rho", type=float, default=2.0)
-    parser.add_argument("--admm-max-iter", type=int, default=1000)
-    parser.add_argument("--admm-check-every", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--l1-penalty", type=float, default=0.05, help="[0.05]")
+    parser.add_argument(
+        "--device", default="cpu", help="ours and ADMM: cpu, cuda, cuda:N [cpu]"
+    )
+    parser.add_argument("--admm-rho", type=float, default=2.0, help="[2.0]")
+    parser.add_argument("--admm-max-iter", type=int, default=1000, help="[1000]")
+    parser.add_argument(
+        "--admm-check-every", type=int, default=10, help="iterations [10]"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=2048, help="ours and ADMM [2048]"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="data seed [0]")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--quick", action="store_true", help="V=200, N=300, 100 sklearn rows"

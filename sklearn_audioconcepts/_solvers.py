@@ -488,7 +488,12 @@ def nonnegative_lasso(
     tol : float, default=1e-6
         Stop a row when its relative duality gap ``(primal - dual) / primal``
         on the full problem is at most ``tol``; its objective is then within
-        ``tol`` (relative) of the optimum.
+        ``tol`` (relative) of the optimum. In float32 the measured gap of a
+        near-optimal row can stay above a small ``tol`` through rounding
+        alone; such a row is also accepted once its working-set problem meets
+        the optimality conditions to working precision and no atom outside
+        the working set violates them, and ``duality_gap`` reports its
+        measured (loose) gap. Use float64 for a certificate below ~1e-4.
     max_iter : int, default=1000
         Most projected-gradient iterations per row. Rows that hit it are returned
         with their gap and a :class:`~sklearn.exceptions.ConvergenceWarning`.
