@@ -1,7 +1,5 @@
 """Input checks shared by the estimators, with errors that say what to do."""
 
-import numbers
-
 import numpy as np
 from sklearn.utils import check_array
 
@@ -42,9 +40,3 @@ def check_device_available(device):
             f"(torch {torch.__version__}). Use device='cpu', or device='auto' to pick "
             "CUDA only when it is present."
         )
-
-
-def check_positive_int(value, name):
-    if not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
