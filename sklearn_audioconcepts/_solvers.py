@@ -53,7 +53,7 @@ _MIN_WORKING_SET = 32
 # Most numbers held in Gram blocks at once. On CPU, blocks that stay in cache
 # (16 MB in float32) measured fastest; a GPU wants large launches instead.
 _GRAM_BLOCK_ELEMENTS = {"cpu": 4 * 1024**2, "cuda": 128 * 1024**2}
-_GRADIENT_STEPS_PER_ROUND = 8
+_GRADIENT_STEPS_PER_ROUND = 16
 _MAX_STEPS_PER_WORKING_SET = 512
 _NEWTON_STEPS = 3
 
