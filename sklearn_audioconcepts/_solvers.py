@@ -275,22 +275,22 @@ def _active_set_newton(gram, corr, weights, l1_penalty, n_steps):
     only where they lower the objective, so rows that fail (singular ``G_FF``
     or cycling) keep their iterate and continue with projected gradient.
     """
-    target = corr - l1_penalty
     weights = weights.clone()
-    # Rows whose free set did not change are at their fixed point already.
+    # Rows whose free set did not change are at their fixed point already, so
+    # each step narrows the batch to the rows still moving.
     rows = torch.arange(weights.shape[0], device=weights.device)
+    sub_gram, sub_target = gram, corr - l1_penalty
     previous_free = None
     for _ in range(n_steps):
-        sub_gram, sub_target, sub_weights = gram[rows], target[rows], weights[rows]
+        sub_weights = weights[rows]
         multipliers = _gram_times(sub_gram, sub_weights) - sub_target
         free = (sub_weights - multipliers) > 0
         if previous_free is not None:
-            changed = (free != previous_free[rows]).any(1)
+            changed = (free != previous_free).any(1)
             if not bool(changed.any()):
                 break
-            rows, free = rows[changed], free[changed]
+            rows, free, sub_weights = rows[changed], free[changed], sub_weights[changed]
             sub_gram, sub_target = sub_gram[changed], sub_target[changed]
-            sub_weights = sub_weights[changed]
         solution, ok = _masked_solve(sub_gram, sub_target, free)
         # Keep a step only where it lowers the objective once made feasible:
         # a nearly singular G_FF (more free atoms than dimensions) can pass
@@ -300,9 +300,7 @@ def _active_set_newton(gram, corr, weights, l1_penalty, n_steps):
             sub_gram, sub_target, candidate
         ) <= _quadratic_objective(sub_gram, sub_target, sub_weights)
         weights[rows] = torch.where((ok & better)[:, None], candidate, sub_weights)
-        if previous_free is None:
-            previous_free = torch.zeros_like(weights, dtype=torch.bool)
-        previous_free[rows] = free
+        previous_free = free
     return weights
 
 
