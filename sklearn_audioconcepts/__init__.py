@@ -5,11 +5,19 @@ Public estimators:
 - :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights
   over named text concepts (SpLiCE recipe applied to CLAP audio embeddings).
 - :class:`ConceptVocabulary`: the names and embeddings of those concepts.
+- :class:`TopKSparseAutoencoder`: TopK sparse autoencoder whose latents turn
+  speaker embeddings into sparse, often mono-semantic features.
 """
 
 from .decomposition import ConceptDecomposer
+from .sae import TopKSparseAutoencoder
 from .vocabulary import ConceptVocabulary
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ConceptDecomposer", "ConceptVocabulary", "__version__"]
+__all__ = [
+    "ConceptDecomposer",
+    "ConceptVocabulary",
+    "TopKSparseAutoencoder",
+    "__version__",
+]

@@ -3,7 +3,11 @@
 import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
+from sklearn_audioconcepts import (
+    ConceptDecomposer,
+    ConceptVocabulary,
+    TopKSparseAutoencoder,
+)
 
 
 class RandomVocabulary:
@@ -29,7 +33,20 @@ class RandomVocabulary:
         return f"RandomVocabulary(n_concepts={self.n_concepts}, seed={self.seed})"
 
 
-ESTIMATORS = [ConceptDecomposer(RandomVocabulary(), device="cpu", progress=False)]
+ESTIMATORS = [
+    ConceptDecomposer(RandomVocabulary(), device="cpu", progress=False),
+    # random_state fixed: with None the estimator is tagged non-deterministic
+    # and scikit-learn skips the checks that compare two fits.
+    TopKSparseAutoencoder(
+        n_latents=8,
+        k=2,
+        max_epochs=3,
+        batch_size=32,
+        device="cpu",
+        progress=False,
+        random_state=0,
+    ),
+]
 
 # Checks that cannot apply, and why.
 EXPECTED_FAILED_CHECKS = {

@@ -1,0 +1,743 @@
+"""TopK sparse autoencoder over embeddings, as a scikit-learn transformer."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._device import resolve_device, resolve_dtype
+from ._progress import progress_bar
+from ._validation import check_embeddings
+
+__all__ = ["TopKSparseAutoencoder"]
+
+# Rows used for the geometric median and the data statistics at
+# initialisation (the reference implementation uses 32768).
+_INIT_SAMPLE_SIZE = 32768
+# Layer-norm epsilon of the reference implementation.
+_LAYER_NORM_EPS = 1e-5
+
+
+class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
+    """Sparse autoencoder with a TopK activation (Gao et al., 2024).
+
+    Each embedding ``x`` (e.g. a 192-d TitaNet speaker embedding) is encoded
+    into ``n_latents`` nonnegative latents of which at most ``k`` are nonzero,
+    and decoded as a sum of unit-norm latent directions::
+
+        z     = ReLU(TopK_k(W_enc (x - b_pre) + b_enc))
+        x_hat = W_dec^T z + b_pre
+
+    on inputs normalised as ``normalize`` says. Training minimises the MSE
+    normalised by the data variance plus ``aux_coef`` times the AuxK loss,
+    which makes the ``aux_k`` most active dead latents reconstruct the
+    residual and so brings them back. ``b_pre`` starts at the geometric
+    median of the data, the decoder rows are random unit vectors kept unit
+    norm throughout training (the gradient component along each row is
+    projected out and rows are renormalised after every Adam step), and the
+    encoder starts as the decoder's transpose. Latents then read as features:
+    rank them against an attribute, or steer one with :meth:`steer`.
+
+    Parameters
+    ----------
+    n_latents : int or None, default=None
+        Dictionary size ``L``. ``None`` uses ``expansion_factor`` times the
+        input dimension.
+    expansion_factor : float, default=8
+        ``L / n_features`` when ``n_latents`` is None (rounded, at least 1).
+    k : int, default=32
+        Active latents per sample; at most ``n_latents``.
+    aux_k : int, default=256
+        Dead latents used by the AuxK loss per sample (fewer when fewer are
+        dead). 0 turns the AuxK loss off.
+    aux_coef : float, default=1/32
+        Weight of the AuxK loss (the reference value).
+    dead_samples_threshold : int, default=2048
+        A latent counts as dead for the AuxK loss once it has not fired on
+        any of the last ``dead_samples_threshold`` training samples.
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=256
+        Samples per Adam step; also the batch of :meth:`transform`.
+    max_epochs : int, default=100
+        Passes over the data in :meth:`fit`.
+    normalize : {"scale", "layer_norm", "none"}, default="scale"
+        Input normalisation. ``"layer_norm"`` is what Gao et al.'s released
+        TopK autoencoders do: each row is centred on its own mean and divided
+        by its own standard deviation before encoding, and decoded rows are
+        mapped back with those statistics. ``"scale"`` divides all rows by one
+        number learned at the first fit (the root-mean-square deviation of the
+        data from its mean, so features have unit average variance), which
+        keeps :meth:`inverse_transform` exact from the codes alone. ``"none"``
+        uses the data as given.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Where training and encoding run; ``"auto"`` picks CUDA when available.
+        Fitted attributes are NumPy arrays, so a model trained on a GPU loads
+        and runs anywhere.
+    dtype : {"float32", "float64"}, default="float32"
+        Working precision and dtype of the outputs.
+    output : {"dense", "sparse"}, default="dense"
+        :meth:`transform` returns a dense array or a CSR matrix holding only
+        the active latents.
+    progress : bool or "auto", default="auto"
+        Show a progress bar over epochs; ``"auto"`` shows it on terminals.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and the shuffling, through a generator local
+        to the call (the global PyTorch and NumPy generators are untouched).
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_latents_, n_features_in_)
+        Unit-norm decoder directions (rows of ``W_dec``), in normalised units.
+    encoder_weight_ : ndarray of shape (n_latents_, n_features_in_)
+        Encoder matrix ``W_enc``.
+    encoder_bias_ : ndarray of shape (n_latents_,)
+        Latent bias ``b_enc``.
+    pre_bias_ : ndarray of shape (n_features_in_,)
+        ``b_pre``, subtracted before encoding and added after decoding.
+    input_scale_ : float
+        Divisor of the inputs for ``normalize="scale"`` (1.0 otherwise).
+    layer_norm_mean_, layer_norm_std_ : float
+        Average row mean and row standard deviation of the first training
+        data for ``normalize="layer_norm"``; :meth:`inverse_transform` maps
+        codes back with them (0.0 and 1.0 otherwise).
+    n_latents_ : int
+        Dictionary size used.
+    dead_latents_ : ndarray of int
+        Latents that fired on no sample during the last epoch (last
+        :meth:`partial_fit` call).
+    samples_since_fired_ : ndarray of shape (n_latents_,)
+        Training samples since each latent last fired (drives the AuxK loss).
+    history_ : list of dict
+        One record per epoch (per :meth:`partial_fit` call): ``epoch``,
+        ``loss``, ``nmse`` (normalised MSE), ``aux_loss``, ``dead_fraction``,
+        ``n_samples``, ``n_steps``.
+    n_iter_ : int
+        Epochs run (``partial_fit`` calls count one each).
+    n_steps_ : int
+        Adam steps taken.
+    n_features_in_ : int
+        Embedding dimension seen during ``fit``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    sklearn.decomposition.MiniBatchDictionaryLearning : Sparse coding with a learned
+        dictionary and an L1 penalty.
+
+    References
+    ----------
+    .. [1] L. Gao, T. Dupré la Tour, H. Tillman, G. Goh, R. Troll, A. Radford,
+       I. Sutskever, J. Leike and J. Wu, "Scaling and evaluating sparse
+       autoencoders", 2024.
+    .. [2] J. Pluth, Y. Zhou and V. Gurbani, "Sparse autoencoders on voice
+       embeddings", 2025.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_audioconcepts import TopKSparseAutoencoder
+    >>> X = np.random.default_rng(0).standard_normal((300, 16))
+    >>> sae = TopKSparseAutoencoder(n_latents=64, k=4, max_epochs=5,
+    ...                             device="cpu", random_state=0)
+    >>> codes = sae.fit_transform(X)
+    >>> codes.shape
+    (300, 64)
+    >>> int((codes > 0).sum(axis=1).max()) <= 4
+    True
+    >>> sae.steer(X[:2], latent=3, delta=1.0).shape
+    (2, 16)
+    """
+
+    _parameter_constraints: dict = {
+        "n_latents": [Interval(Integral, 1, None, closed="left"), None],
+        "expansion_factor": [Interval(Real, 0, None, closed="neither")],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "aux_k": [Interval(Integral, 0, None, closed="left")],
+        "aux_coef": [Interval(Real, 0, None, closed="left")],
+        "dead_samples_threshold": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "normalize": [StrOptions({"scale", "layer_norm", "none"})],
+        "device": [str],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "output": [StrOptions({"dense", "sparse"})],
+        "progress": ["boolean", StrOptions({"auto"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_latents=None,
+        expansion_factor=8,
+        k=32,
+        aux_k=256,
+        aux_coef=1 / 32,
+        dead_samples_threshold=2048,
+        lr=1e-3,
+        batch_size=256,
+        max_epochs=100,
+        normalize="scale",
+        device="auto",
+        dtype="float32",
+        output="dense",
+        progress="auto",
+        random_state=None,
+    ):
+        self.n_latents = n_latents
+        self.expansion_factor = expansion_factor
+        self.k = k
+        self.aux_k = aux_k
+        self.aux_coef = aux_coef
+        self.dead_samples_threshold = dead_samples_threshold
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.normalize = normalize
+        self.device = device
+        self.dtype = dtype
+        self.output = output
+        self.progress = progress
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Train the autoencoder for ``max_epochs`` passes over ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : TopKSparseAutoencoder
+            Fitted autoencoder.
+        """
+        self._validate_params()
+        X = self._validate_embeddings(X, reset=True)
+        self._initialize(X)
+        epochs = progress_bar(
+            range(self.max_epochs), progress=self.progress, desc="SAE epochs"
+        )
+        for _ in epochs:
+            self._run_epoch(X, shuffle=True)
+        self._export_state()
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One pass over a chunk of data, continuing from the previous state.
+
+        The first call initialises the model from the chunk (geometric
+        median, scale); later calls keep the weights, the Adam state and the
+        dead-latent counters, so a data set larger than memory can be streamed
+        chunk by chunk. Memory is bounded by the chunk and the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of embeddings.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : TopKSparseAutoencoder
+            Updated autoencoder.
+        """
+        first_call = not hasattr(self, "components_")
+        if first_call:
+            self._validate_params()
+        X = self._validate_embeddings(X, reset=first_call)
+        if first_call:
+            self._initialize(X)
+        self._run_epoch(X, shuffle=True)
+        self._export_state()
+        return self
+
+    # -- transforming --------------------------------------------------------
+
+    def transform(self, X):
+        """Sparse latent code of each embedding.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        codes : ndarray or scipy.sparse.csr_matrix of shape (n_samples, n_latents_)
+            Nonnegative latents, at most ``k`` nonzero per row.
+        """
+        check_is_fitted(self)
+        X = self._validate_embeddings(X, reset=False)
+        indices, values = self._encode(self._normalize(X)[0])
+        return self._codes_matrix(indices, values)
+
+    def inverse_transform(self, X):
+        """Decode latent codes back to embeddings.
+
+        With ``normalize="layer_norm"`` the per-row statistics of the original
+        embeddings are not in the code; rows are mapped back with the average
+        training statistics (``layer_norm_mean_``, ``layer_norm_std_``). Use
+        :meth:`reconstruct` to reconstruct embeddings with their own.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_latents_)
+            Latent codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, n_features_in_)
+            Decoded embeddings.
+        """
+        check_is_fitted(self)
+        codes = self._validate_codes(X)
+        decoded = np.asarray(codes @ self.components_) + self.pre_bias_
+        return self._output_dtype(
+            decoded * self._inverse_scale() + self.layer_norm_mean_
+        )
+
+    def reconstruct(self, X):
+        """Encode then decode each embedding, with its own normalisation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+
+        Returns
+        -------
+        reconstruction : ndarray of shape (n_samples, n_features_in_)
+            ``decode(encode(x))`` in the units of ``X``.
+        """
+        check_is_fitted(self)
+        X = self._validate_embeddings(X, reset=False)
+        return self._output_dtype(self._reconstruct(X))
+
+    def score(self, X, y=None):
+        """Fraction of variance of ``X`` explained by the reconstructions.
+
+        ``1 - sum ||x - x_hat||^2 / sum ||x - mean(X)||^2``: 1 is perfect, 0
+        is no better than predicting the mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings (at least two distinct rows).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        score : float
+            Fraction of variance explained.
+        """
+        check_is_fitted(self)
+        X = self._validate_embeddings(X, reset=False)
+        X64 = X.astype(np.float64)
+        total = float(((X64 - X64.mean(axis=0)) ** 2).sum())
+        if total == 0:
+            raise ValueError(
+                "score needs embeddings that vary: all rows of X are identical, so "
+                "the fraction of variance explained is undefined. Score on a set "
+                "of at least two distinct embeddings."
+            )
+        error = float(((X64 - self._reconstruct(X)) ** 2).sum())
+        return 1.0 - error / total
+
+    def steer(self, X, latent, *, value=None, delta=None, scale=None):
+        """Edit latents of each embedding's code and return the edited embeddings.
+
+        Each row ``x`` is encoded to ``z``; the chosen latents are set to
+        ``value``, shifted by ``delta`` or multiplied by ``scale`` (exactly one
+        of the three) giving ``z'``; the result is ``decode(z') + (x -
+        decode(z))``: the row's reconstruction residual is kept, so the
+        embedding moves only along the steered latents' directions, by
+        ``(z' - z)`` times their decoder rows (in the units of ``X``).
+        ``delta=0`` or ``scale=1`` returns ``X`` unchanged. Latents not active
+        in a row have activation 0 there: ``value`` switches them on, ``scale``
+        leaves them at 0. Negative results are allowed (they steer away).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings to steer.
+        latent : int or array-like of int
+            Latent index (or indices) in ``[0, n_latents_)``.
+        value, delta, scale : float or array-like, default=None
+            The edit; a scalar, one value per latent, or an array of shape
+            (n_samples, n_steered).
+
+        Returns
+        -------
+        steered : ndarray of shape (n_samples, n_features_in_)
+            Edited embeddings.
+        """
+        check_is_fitted(self)
+        latents = self._validate_latents(latent)
+        edit, how = _one_edit(value=value, delta=delta, scale=scale)
+        X = self._validate_embeddings(X, reset=False)
+        edit = _broadcast_edit(edit, len(X), len(latents), how)
+        normalized, shift, row_scale = self._normalize(X)
+        indices, values = self._encode(normalized)
+        # Current activation of each steered latent in each row: (n, m).
+        current = ((indices[:, :, None] == latents) * values[:, :, None]).sum(1)
+        current = current.astype(np.float64)
+        if how == "value":
+            change = edit - current
+        elif how == "delta":
+            change = edit
+        else:
+            change = current * (edit - 1.0)
+        moved = (change @ self.components_[latents]) * row_scale
+        return self._output_dtype(X.astype(np.float64) + moved)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output names ``latent_0`` ... ``latent_{L-1}``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored except for validation against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per latent.
+        """
+        check_is_fitted(self)
+        names_in = getattr(self, "feature_names_in_", None)
+        if input_features is not None:
+            given = np.asarray(input_features, dtype=object)
+            if names_in is not None and not np.array_equal(given, names_in):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            if len(given) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features should have length equal to number of "
+                    f"features ({self.n_features_in_}), got {len(given)}"
+                )
+        return np.asarray([f"latent_{i}" for i in range(self.n_latents_)], object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.non_deterministic = self.random_state is None
+        tags.transformer_tags.preserves_dtype = [self.dtype]
+        return tags
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # The live module and optimizer hold device tensors (possibly CUDA);
+        # the fitted arrays and a CPU copy of the Adam state are enough to
+        # rebuild them, so a model fitted on a GPU loads anywhere.
+        state.pop("_model", None)
+        state.pop("_optimizer", None)
+        return state
+
+    # -- training helpers ------------------------------------------------------
+
+    def _initialize(self, X):
+        """Fresh model, optimizer and statistics from the (first) data."""
+        import torch
+
+        from . import _sae
+
+        n_features = X.shape[1]
+        n_latents = self.n_latents
+        if n_latents is None:
+            n_latents = max(1, int(round(self.expansion_factor * n_features)))
+        if self.k > n_latents:
+            raise ValueError(
+                f"k={self.k} active latents cannot exceed n_latents={n_latents}. "
+                "Lower k or raise n_latents (or expansion_factor)."
+            )
+        device = resolve_device(self.device)
+        _, torch_dtype = resolve_dtype(self.dtype)
+
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        generator = torch.Generator().manual_seed(int(seed))
+        sample_rows = _sample_rows(len(X), _INIT_SAMPLE_SIZE, generator)
+        sample = X[sample_rows].astype(np.float64)
+
+        self.input_scale_, self.layer_norm_mean_, self.layer_norm_std_ = 1.0, 0.0, 1.0
+        if self.normalize == "scale":
+            self.input_scale_ = float(np.sqrt(_sae.data_variance(sample))) or 1.0
+        elif self.normalize == "layer_norm":
+            _, means, stds = _layer_norm(sample)
+            self.layer_norm_mean_ = float(means.mean())
+            self.layer_norm_std_ = float(stds.mean())
+        normalized_sample = self._normalize(sample)[0]
+        variance = _sae.data_variance(normalized_sample)
+        self._mse_scale = 1.0 / variance if variance > 0 else 1.0
+
+        model = _sae.TopKSAE(
+            n_features, n_latents, self.k, dtype=torch_dtype, device=device
+        )
+        _sae.initialize_from_data(model, torch.from_numpy(normalized_sample), generator)
+        self._model = model
+        self._optimizer = _sae.make_optimizer(model, self.lr)
+        self._generator_state = generator.get_state()
+        self._optimizer_state = None
+        self.n_latents_ = n_latents
+        self.history_ = []
+        self.n_iter_ = 0
+        self.n_steps_ = 0
+
+    def _run_epoch(self, X, *, shuffle):
+        import torch
+
+        from . import _sae
+
+        model, optimizer = self._live_model(training=True)
+        generator = torch.Generator()
+        generator.set_state(self._generator_state)
+        data = torch.from_numpy(np.array(self._normalize(X)[0], copy=True))
+        record = _sae.train_epoch(
+            model,
+            optimizer,
+            data,
+            batch_size=self.batch_size,
+            mse_scale=self._mse_scale,
+            generator=generator if shuffle else None,
+            aux_k=self.aux_k,
+            aux_coef=self.aux_coef,
+            dead_threshold=self.dead_samples_threshold,
+        )
+        self._generator_state = generator.get_state()
+        fired = record.pop("fired").cpu().numpy()
+        self.dead_latents_ = np.flatnonzero(~fired)
+        self.n_iter_ += 1
+        self.n_steps_ += record["n_steps"]
+        self.history_.append({"epoch": self.n_iter_, **record})
+
+    def _export_state(self):
+        """Copy the fitted weights to NumPy attributes (CPU, picklable)."""
+        model = self._model
+        numpy_dtype, _ = resolve_dtype(self.dtype)
+
+        def to_numpy(tensor):
+            return tensor.detach().cpu().numpy().astype(numpy_dtype, copy=True)
+
+        self.components_ = to_numpy(model.decoder_weight)
+        self.encoder_weight_ = to_numpy(model.encoder_weight)
+        self.encoder_bias_ = to_numpy(model.encoder_bias)
+        self.pre_bias_ = to_numpy(model.pre_bias)
+        self.samples_since_fired_ = model.samples_since_fired.cpu().numpy().copy()
+        self._optimizer_state = _state_to_cpu(self._optimizer.state_dict())
+
+    def _live_model(self, *, training=False):
+        """The torch module on the chosen device, rebuilt after unpickling."""
+        import torch
+
+        from . import _sae
+
+        model = getattr(self, "_model", None)
+        device = resolve_device(self.device)
+        if model is None or model.pre_bias.device != device:
+            _, torch_dtype = resolve_dtype(self.dtype)
+            model = _sae.TopKSAE(
+                self.n_features_in_,
+                self.n_latents_,
+                self.k,
+                dtype=torch_dtype,
+                device=device,
+            )
+            with torch.no_grad():
+                model.decoder_weight.copy_(torch.from_numpy(self.components_))
+                model.encoder_weight.copy_(torch.from_numpy(self.encoder_weight_))
+                model.encoder_bias.copy_(torch.from_numpy(self.encoder_bias_))
+                model.pre_bias.copy_(torch.from_numpy(self.pre_bias_))
+                model.samples_since_fired.copy_(
+                    torch.from_numpy(self.samples_since_fired_)
+                )
+            self._model = model
+            self._optimizer = None
+        if training and getattr(self, "_optimizer", None) is None:
+            self._optimizer = _sae.make_optimizer(model, self.lr)
+            if self._optimizer_state is not None:
+                self._optimizer.load_state_dict(self._optimizer_state)
+        return model, getattr(self, "_optimizer", None)
+
+    # -- encoding helpers ------------------------------------------------------
+
+    def _encode(self, normalized):
+        from . import _sae
+
+        model, _ = self._live_model()
+        if model.k != self.k:
+            raise ValueError(
+                f"k was changed to {self.k} after fitting with k={model.k}; refit "
+                "(or set k back) before encoding."
+            )
+        return _sae.encode_batches(model, normalized, batch_size=self.batch_size)
+
+    def _reconstruct(self, X):
+        normalized, shift, row_scale = self._normalize(X)
+        indices, values = self._encode(normalized)
+        codes = sp.csr_matrix(
+            (
+                values.ravel().astype(np.float64),
+                indices.ravel(),
+                np.arange(0, indices.size + 1, max(indices.shape[1], 1)),
+            ),
+            shape=(len(indices), self.n_latents_),
+        )
+        decoded = np.asarray(codes @ self.components_) + self.pre_bias_
+        return decoded * row_scale + shift
+
+    def _normalize(self, X):
+        """Normalised rows and the (shift, scale) that map them back."""
+        X = np.asarray(X, dtype=np.float64)
+        if self.normalize == "layer_norm":
+            normalized, means, stds = _layer_norm(X)
+            return normalized, means[:, None], (stds + _LAYER_NORM_EPS)[:, None]
+        return X / self.input_scale_, 0.0, self.input_scale_
+
+    def _inverse_scale(self):
+        if self.normalize == "layer_norm":
+            return self.layer_norm_std_ + _LAYER_NORM_EPS
+        return self.input_scale_
+
+    def _codes_matrix(self, indices, values):
+        n_samples = len(indices)
+        if self.output == "sparse":
+            order = np.argsort(indices, axis=1)
+            indices = np.take_along_axis(indices, order, axis=1)
+            values = np.take_along_axis(values, order, axis=1)
+            codes = sp.csr_matrix(
+                (
+                    values.ravel(),
+                    indices.ravel(),
+                    np.arange(0, n_samples * indices.shape[1] + 1, indices.shape[1]),
+                ),
+                shape=(n_samples, self.n_latents_),
+            )
+            codes.eliminate_zeros()
+            return codes
+        codes = np.zeros((n_samples, self.n_latents_), dtype=values.dtype)
+        np.put_along_axis(codes, indices, values, axis=1)
+        return codes
+
+    # -- validation ------------------------------------------------------------
+
+    def _validate_embeddings(self, X, *, reset):
+        X = validate_data(
+            self, X, reset=reset, dtype=(np.float64, np.float32), ensure_min_samples=1
+        )
+        return check_embeddings(X, name="X", reject_zero_rows=False)
+
+    def _validate_codes(self, Z):
+        if sp.issparse(Z):
+            Z = Z.tocsr().astype(np.float64)
+            data = Z.data
+        else:
+            Z = np.asarray(Z, dtype=np.float64)
+            data = Z
+        if Z.ndim != 2 or Z.shape[1] != self.n_latents_:
+            raise ValueError(
+                f"Expected latent codes of shape (n_samples, {self.n_latents_}), got "
+                f"{Z.shape}."
+            )
+        if not np.isfinite(data).all():
+            raise ValueError("Latent codes contain NaN or infinity.")
+        return Z
+
+    def _validate_latents(self, latent):
+        latents = np.atleast_1d(np.asarray(latent))
+        if (
+            latents.ndim != 1
+            or latents.size == 0
+            or not (np.issubdtype(latents.dtype, np.integer))
+        ):
+            raise ValueError(
+                f"latent must be an integer index or a non-empty 1-D array of them, "
+                f"got {latent!r}."
+            )
+        bad = latents[(latents < 0) | (latents >= self.n_latents_)]
+        if len(bad):
+            raise ValueError(
+                f"latent index {bad.tolist()} is out of range: this autoencoder has "
+                f"{self.n_latents_} latents (indices 0 to {self.n_latents_ - 1})."
+            )
+        if len(np.unique(latents)) != len(latents):
+            raise ValueError(
+                f"latent indices must be distinct, got {latents.tolist()}."
+            )
+        return latents.astype(np.int64)
+
+    def _output_dtype(self, array):
+        numpy_dtype, _ = resolve_dtype(self.dtype)
+        return np.asarray(array).astype(numpy_dtype, copy=False)
+
+
+def _layer_norm(X):
+    """Rows centred on their mean and divided by their std (+ eps), as in Gao et al."""
+    means = X.mean(axis=1)
+    centred = X - means[:, None]
+    stds = centred.std(axis=1, ddof=1) if X.shape[1] > 1 else np.zeros(len(X))
+    return centred / (stds + _LAYER_NORM_EPS)[:, None], means, stds
+
+
+def _sample_rows(n_rows, n_sample, generator):
+    import torch
+
+    if n_rows <= n_sample:
+        return np.arange(n_rows)
+    return np.sort(torch.randperm(n_rows, generator=generator)[:n_sample].numpy())
+
+
+def _state_to_cpu(state):
+    """A copy of an optimizer state dict with every tensor on the CPU."""
+    import torch
+
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu().clone()
+    if isinstance(state, dict):
+        return {key: _state_to_cpu(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_state_to_cpu(value) for value in state)
+    return state
+
+
+def _one_edit(*, value, delta, scale):
+    given = {
+        name: edit
+        for name, edit in (("value", value), ("delta", delta), ("scale", scale))
+        if edit is not None
+    }
+    if len(given) != 1:
+        raise ValueError(
+            "Give exactly one of value=, delta= or scale= to steer "
+            f"(got {sorted(given) or 'none'})."
+        )
+    ((how, edit),) = given.items()
+    return edit, how
+
+
+def _broadcast_edit(edit, n_samples, n_latents, how):
+    edit = np.asarray(edit, dtype=np.float64)
+    try:
+        edit = np.broadcast_to(edit, (n_samples, n_latents))
+    except ValueError:
+        raise ValueError(
+            f"{how} must be a scalar, one value per steered latent ({n_latents}) or "
+            f"an array of shape ({n_samples}, {n_latents}); got shape {edit.shape}."
+        ) from None
+    if not np.isfinite(edit).all():
+        raise ValueError(f"{how} contains NaN or infinity.")
+    return edit
