@@ -3,31 +3,43 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A bare `torch` requirement resolves to a multi-GB CUDA build on Linux; this
-# pin takes the CPU wheel available locally on our machines (and a normal
-# wheel elsewhere). pyproject.toml itself only asks for torch>=2.1.
-TORCH ?= torch==2.13.0
+# laion-clap imports torchvision, and a torchvision wheel only imports beside
+# the torch build it was compiled with, so the two are pinned as a pair and
+# installed before the package (pyproject.toml itself only asks for
+# torch>=2.1). On our machines pip takes this pair from local disk; with no
+# torch at all, a bare `torch` requirement would pull the newest CUDA build.
+# Any other matching pair works: `make test TORCH="torch==2.9.1 torchvision==0.24.1"`.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+# Debian packages: espeak-ng synthesises the speech the speaker tests and the
+# demo run on (no recordings can be downloaded offline).
+SYSTEM_PACKAGES := espeak-ng
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint docs clean
+.PHONY: demo test lint docs clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e ".[$*]"
 	touch $@
 
-demo: $(VENV)/.installed-docs
+system-deps:
+	@command -v espeak-ng >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
+
+demo: system-deps $(VENV)/.installed-speaker,docs
 	$(BIN)/python -m sklearn_audioconcepts demo
 
-test: $(VENV)/.installed-test,docs
+test: system-deps $(VENV)/.installed-test,docs,clap,speaker
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 	$(MAKE) docs
 
-docs: $(VENV)/.installed-test,docs
+docs: $(VENV)/.installed-test,docs,clap,speaker
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
