@@ -5,11 +5,14 @@ Public estimators:
 - :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights
   over named text concepts (SpLiCE recipe applied to CLAP audio embeddings).
 - :class:`ConceptVocabulary`: the names and embeddings of those concepts.
+- :class:`FineTunedConceptProjector`: a linear projector trained on a task so
+  that the concept weights serve it better, still over named concepts.
 - :class:`TopKSparseAutoencoder`: TopK sparse autoencoder whose latents turn
   speaker embeddings into sparse, often mono-semantic features.
 """
 
 from .decomposition import ConceptDecomposer
+from .projector import FineTunedConceptProjector
 from .sae import TopKSparseAutoencoder
 from .vocabulary import ConceptVocabulary
 
@@ -18,6 +21,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ConceptDecomposer",
     "ConceptVocabulary",
+    "FineTunedConceptProjector",
     "TopKSparseAutoencoder",
     "__version__",
 ]

@@ -29,12 +29,9 @@ def centered_problem():
 
 
 def pytest_configure(config):
-    # Under pytest-xdist each worker shares the cores with the others: one
-    # torch thread per worker avoids oversubscribing them (PyTorch's small
-    # batched kernels slow down several-fold when threads contend).
-    import os
-
+    # One torch thread per test process: the tests run many tiny kernels,
+    # which slow down several-fold when threads contend for a shared 2-core
+    # machine (and under pytest-xdist each worker already has a core).
     import torch
 
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)

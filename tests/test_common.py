@@ -6,6 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_audioconcepts import (
     ConceptDecomposer,
     ConceptVocabulary,
+    FineTunedConceptProjector,
     TopKSparseAutoencoder,
 )
 
@@ -33,6 +34,25 @@ class RandomVocabulary:
         return f"RandomVocabulary(n_concepts={self.n_concepts}, seed={self.seed})"
 
 
+class RandomClassPrompts:
+    """Picklable class-prompt factory: one random embedding per class and width."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+
+    def __call__(self, classes, n_features):
+        rng = np.random.default_rng(self.seed)
+        return rng.standard_normal((len(classes), n_features))
+
+    def __repr__(self):
+        return f"RandomClassPrompts(seed={self.seed})"
+
+
+_ZERO_ROWS_REASON = (
+    "its integer data contains all-zero rows, which the decomposer rejects "
+    "on purpose: an embedding of zero norm has no direction to decompose"
+)
+
 ESTIMATORS = [
     ConceptDecomposer(RandomVocabulary(), device="cpu", progress=False),
     # random_state fixed: with None the estimator is tagged non-deterministic
@@ -46,20 +66,29 @@ ESTIMATORS = [
         progress=False,
         random_state=0,
     ),
+    FineTunedConceptProjector(
+        ConceptDecomposer(RandomVocabulary()),
+        class_embeddings=RandomClassPrompts(),
+        # Small enough to run fast, enough to pass check_classifiers_train.
+        n_unrolled_steps=5,
+        lr=3e-2,
+        max_epochs=30,
+        batch_size=64,
+        device="cpu",
+        progress=False,
+    ),
 ]
 
 # Checks that cannot apply, and why.
 EXPECTED_FAILED_CHECKS = {
     "ConceptDecomposer": {
-        "check_estimators_dtypes": (
-            "its integer data contains all-zero rows, which the decomposer rejects "
-            "on purpose: an embedding of zero norm has no direction to decompose"
-        ),
+        "check_estimators_dtypes": _ZERO_ROWS_REASON,
         "check_transformer_n_iter": (
             "fit runs no iterative solver (it learns means); max_iter bounds the "
             "per-row solver that runs in transform"
         ),
-    }
+    },
+    "FineTunedConceptProjector": {"check_estimators_dtypes": _ZERO_ROWS_REASON},
 }
 
 

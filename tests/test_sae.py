@@ -14,23 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_audioconcepts import _sae
 from sklearn_audioconcepts.sae import TopKSparseAutoencoder
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run this module's small training loops on one thread.
-
-    Many tiny kernels per step slow down several-fold when two threads
-    contend for a busy 2-core machine; the previous setting is restored.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def make_planted(n_samples, n_atoms, n_features, n_active, *, offset=0.0, seed=0):
@@ -489,18 +475,3 @@ def test_errors(fitted, planted):
 def test_cuda_absent_error(planted):
     with pytest.raises(RuntimeError, match="no CUDA device"):
         small_sae(device="cuda").fit(planted[0])
-
-
-# ------------------------------------------------------------ common checks
-
-# Local copy of the project's common-checks test (tests/test_common.py runs the
-# same instance); every check passes, so no expected failures are declared.
-EXPECTED_FAILED_CHECKS = {}
-
-
-@parametrize_with_checks(
-    [small_sae(n_latents=8, k=2, batch_size=32)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
