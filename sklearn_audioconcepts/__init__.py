@@ -9,11 +9,14 @@ Public estimators:
   that the concept weights serve it better, still over named concepts.
 - :class:`TopKSparseAutoencoder`: TopK sparse autoencoder whose latents turn
   speaker embeddings into sparse, often mono-semantic features.
+- :class:`TitaNetEmbedder`, :class:`ResemblyzerEmbedder`: audio to speaker
+  embeddings (NeMo TitaNet; the pretrained encoder shipped with resemblyzer).
 """
 
 from .decomposition import ConceptDecomposer
 from .projector import FineTunedConceptProjector
 from .sae import TopKSparseAutoencoder
+from .speaker import ResemblyzerEmbedder, TitaNetEmbedder
 from .vocabulary import ConceptVocabulary
 
 __version__ = "0.1.0.dev0"
@@ -22,6 +25,8 @@ __all__ = [
     "ConceptDecomposer",
     "ConceptVocabulary",
     "FineTunedConceptProjector",
+    "ResemblyzerEmbedder",
+    "TitaNetEmbedder",
     "TopKSparseAutoencoder",
     "__version__",
 ]
