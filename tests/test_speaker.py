@@ -20,18 +20,6 @@ needs_espeak = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Small LSTM and convolution kernels slow down several-fold when their
-    # threads contend with other processes for a few cores.
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def speech():
     """Eight short utterances: two languages, two voices each, 16 kHz."""
