@@ -34,12 +34,12 @@ system-deps:
 demo: system-deps $(VENV)/.installed-speaker,docs
 	$(BIN)/python -m sklearn_audioconcepts demo
 
-test: system-deps $(VENV)/.installed-test,docs,clap,speaker
+test: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 	$(MAKE) docs
 
-docs: $(VENV)/.installed-test,docs,clap,speaker
+docs: $(VENV)/.installed-test,docs,clap,speaker,dask
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:

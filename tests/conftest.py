@@ -1,5 +1,12 @@
 """Shared fixtures: small coherent dictionaries and embeddings, made on the fly."""
 
+import os
+
+# laion-clap loads tokenizers from the Hugging Face hub when it is imported;
+# offline, each load retries for minutes unless the hub is known to be off.
+# Set before any test module imports transformers.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 import numpy as np
 import pytest
 

@@ -4,10 +4,14 @@ import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_audioconcepts import (
+    CLAPEmbedder,
     ConceptDecomposer,
     ConceptVocabulary,
     FineTunedConceptProjector,
+    ResemblyzerEmbedder,
+    TitaNetEmbedder,
     TopKSparseAutoencoder,
+    ZeroShotClassifier,
 )
 
 
@@ -48,6 +52,18 @@ class RandomClassPrompts:
         return f"RandomClassPrompts(seed={self.seed})"
 
 
+class RandomPromptZeroShot(ZeroShotClassifier):
+    """The real classifier with random prompts as wide as each check's data.
+
+    Prompt embeddings have one fixed width; only how they are obtained is
+    replaced, so the checks exercise everything else of ZeroShotClassifier.
+    """
+
+    def _class_embeddings(self, classes):
+        rng = np.random.default_rng(0)
+        return [], rng.standard_normal((len(classes), self.n_features_in_))
+
+
 _ZERO_ROWS_REASON = (
     "its integer data contains all-zero rows, which the decomposer rejects "
     "on purpose: an embedding of zero norm has no direction to decompose"
@@ -77,6 +93,14 @@ ESTIMATORS = [
         device="cpu",
         progress=False,
     ),
+    RandomPromptZeroShot(None),
+    # The embedders take audio, not numeric features: like scikit-learn's text
+    # vectorizers their tags (two_d_array=False, requires_fit=False) make the
+    # checks run the API checks only. Models load lazily, so no weights are
+    # needed here; tests/test_clap.py and tests/test_speaker.py cover the rest.
+    CLAPEmbedder(device="cpu", progress=False),
+    ResemblyzerEmbedder(device="cpu", progress=False),
+    TitaNetEmbedder(device="cpu", progress=False),
 ]
 
 # Checks that cannot apply, and why.
@@ -89,6 +113,11 @@ EXPECTED_FAILED_CHECKS = {
         ),
     },
     "FineTunedConceptProjector": {"check_estimators_dtypes": _ZERO_ROWS_REASON},
+    "RandomPromptZeroShot": {
+        "check_classifiers_train": "a zero-shot classifier does not learn from y",
+        "check_classifiers_classes": "random prompts do not separate the classes",
+        "check_estimators_dtypes": _ZERO_ROWS_REASON,
+    },
 }
 
 
