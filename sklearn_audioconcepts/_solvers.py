@@ -186,12 +186,21 @@ def _lipschitz_constant(gram, n_iter=12):
     Over-estimated by 5%: a step of ``1 / L`` must not exceed the true
     inverse curvature for projected gradient to descend.
     """
-    vector = torch.ones(gram.shape[:2], dtype=gram.dtype, device=gram.device)
+    n_atoms = gram.shape[1]
+    # Not the all-ones start: centred atoms nearly sum to zero, so ones can
+    # lie in the Gram block's null space (exactly, for two centred atoms),
+    # and the estimate would collapse to zero and the step blow up.
+    start = torch.linspace(1.0, 2.0, n_atoms, dtype=gram.dtype, device=gram.device)
+    vector = start.expand(gram.shape[0], n_atoms)
     for _ in range(n_iter):
         vector = _gram_times(gram, vector)
         vector = vector / torch.clamp(vector.norm(dim=1, keepdim=True), min=1e-30)
     rayleigh = (vector * _gram_times(gram, vector)).sum(1)
-    return 1.05 * torch.clamp(rayleigh, min=torch.finfo(gram.dtype).tiny)
+    # The largest eigenvalue of a PSD matrix is at least its largest diagonal
+    # entry (1 for unit atoms): a floor that keeps the step finite.
+    largest_diagonal = torch.diagonal(gram, dim1=1, dim2=2).max(1).values
+    floor = torch.clamp(largest_diagonal, min=torch.finfo(gram.dtype).tiny)
+    return 1.05 * torch.maximum(rayleigh, floor)
 
 
 def _accelerated_projected_gradient(gram, corr, weights, l1_penalty, lipschitz, n_iter):

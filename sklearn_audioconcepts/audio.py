@@ -125,19 +125,35 @@ def load_audio(path, *, target_sample_rate=None, mono=True):
 
     path = Path(os.fspath(path))
     label = f"audio file '{path}'"
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"'{path}' is a folder, not an audio file; list the files in it, e.g. "
+            "sorted(Path(folder).glob('*.wav'))."
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"Audio file not found: '{path}'. Check the path (relative paths are "
             f"resolved from {Path.cwd()})."
         )
+    if path.stat().st_size == 0:
+        raise AudioInputError(f"Could not decode {label}: the file is empty (0 bytes).")
     try:
         data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.SoundFileError, TypeError) as exc:
         raise AudioInputError(
-            f"Could not decode {label}: {exc}. The file is truncated, corrupt, or "
-            "in a format libsndfile does not read; convert it to WAV or FLAC "
-            "(e.g. `ffmpeg -i in.m4a out.wav`)."
+            f"Could not decode {label}: {str(exc).rstrip('.')}. The file is "
+            "truncated, corrupt, or in a format libsndfile does not read; convert "
+            "it to WAV or FLAC (e.g. `ffmpeg -i in.m4a out.wav`)."
         ) from None
+    missing = _truncated_riff_bytes(path)
+    if missing:
+        warnings.warn(
+            f"{label} is truncated: its header declares {missing} more bytes than "
+            f"the file holds, so only the {data.shape[0]} frames present were read. "
+            "Re-download or re-export it if the whole clip matters.",
+            UserWarning,
+            stacklevel=2,
+        )
     # soundfile's layout is known, (n_samples, n_channels): no guessing here.
     waveform = data.mean(axis=1) if mono else np.ascontiguousarray(data.T)
     check_waveform(waveform, sample_rate=sample_rate, name=label)
@@ -325,6 +341,22 @@ def _check_rate(sample_rate, name="sample rate"):
             "were not swapped."
         )
     return int(sample_rate)
+
+
+def _truncated_riff_bytes(path):
+    """Bytes a RIFF/WAVE header declares beyond the end of the file (0 if none).
+
+    libsndfile reads the frames present in a cut-off WAV without complaint.
+    Streaming writers leave the size 0 or 0xFFFFFFFF (unknown): not truncation.
+    """
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return 0
+    declared = int.from_bytes(header[4:8], "little")
+    if declared in (0, 0xFFFFFFFF):
+        return 0
+    return max(0, declared + 8 - path.stat().st_size)
 
 
 def _channels_first(waveform):

@@ -350,7 +350,9 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         X = self._validate_embeddings(X, reset=False)
         X64 = X.astype(np.float64)
         total = float(((X64 - X64.mean(axis=0)) ** 2).sum())
-        if total == 0:
+        # Compare the rows, not the total: the mean of identical rows is not
+        # always exact, and a total of rounding noise would divide the error.
+        if not np.ptp(X64, axis=0).any():
             raise ValueError(
                 "score needs embeddings that vary: all rows of X are identical, so "
                 "the fraction of variance explained is undefined. Score on a set "
@@ -491,7 +493,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         _sae.initialize_from_data(model, torch.from_numpy(normalized_sample), generator)
         self._model = model
         self._optimizer = _sae.make_optimizer(model, self.lr)
-        self._generator_state = generator.get_state()
+        self._generator_state = generator.get_state().numpy()
         self._optimizer_state = None
         self.n_latents_ = n_latents
         self.history_ = []
@@ -505,7 +507,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         model, optimizer = self._live_model(training=True)
         generator = torch.Generator()
-        generator.set_state(self._generator_state)
+        generator.set_state(torch.from_numpy(self._generator_state.copy()))
         data = torch.from_numpy(np.array(self._normalize(X)[0], copy=True))
         record = _sae.train_epoch(
             model,
@@ -518,7 +520,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             aux_coef=self.aux_coef,
             dead_threshold=self.dead_samples_threshold,
         )
-        self._generator_state = generator.get_state()
+        self._generator_state = generator.get_state().numpy()
         fired = record.pop("fired").cpu().numpy()
         self.dead_latents_ = np.flatnonzero(~fired)
         self.n_iter_ += 1
@@ -538,7 +540,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         self.encoder_bias_ = to_numpy(model.encoder_bias)
         self.pre_bias_ = to_numpy(model.pre_bias)
         self.samples_since_fired_ = model.samples_since_fired.cpu().numpy().copy()
-        self._optimizer_state = _state_to_cpu(self._optimizer.state_dict())
+        self._optimizer_state = _state_to_numpy(self._optimizer.state_dict())
 
     def _live_model(self, *, training=False):
         """The torch module on the chosen device, rebuilt after unpickling."""
@@ -570,7 +572,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         if training and getattr(self, "_optimizer", None) is None:
             self._optimizer = _sae.make_optimizer(model, self.lr)
             if self._optimizer_state is not None:
-                self._optimizer.load_state_dict(self._optimizer_state)
+                self._optimizer.load_state_dict(_state_to_torch(self._optimizer_state))
         return model, getattr(self, "_optimizer", None)
 
     # -- encoding helpers ------------------------------------------------------
@@ -701,16 +703,34 @@ def _sample_rows(n_rows, n_sample, generator):
     return np.sort(torch.randperm(n_rows, generator=generator)[:n_sample].numpy())
 
 
-def _state_to_cpu(state):
-    """A copy of an optimizer state dict with every tensor on the CPU."""
+def _state_to_numpy(state):
+    """A copy of an optimizer state dict with every tensor as a NumPy array.
+
+    NumPy rather than CPU tensors: the fitted state then holds no torch
+    object, so skops.io can persist it (it refuses tensors) and it loads on
+    any device.
+    """
     import torch
 
     if isinstance(state, torch.Tensor):
-        return state.detach().cpu().clone()
+        return state.detach().cpu().numpy().copy()
     if isinstance(state, dict):
-        return {key: _state_to_cpu(value) for key, value in state.items()}
+        return {key: _state_to_numpy(value) for key, value in state.items()}
     if isinstance(state, list | tuple):
-        return type(state)(_state_to_cpu(value) for value in state)
+        return type(state)(_state_to_numpy(value) for value in state)
+    return state
+
+
+def _state_to_torch(state):
+    """Inverse of :func:`_state_to_numpy`: arrays back to (CPU) tensors."""
+    import torch
+
+    if isinstance(state, np.ndarray):
+        return torch.from_numpy(state.copy())
+    if isinstance(state, dict):
+        return {key: _state_to_torch(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_state_to_torch(value) for value in state)
     return state
 
 

@@ -1,0 +1,448 @@
+"""An on-disk embedding cache, so a long corpus run resumes where it stopped.
+
+An embedding is stored under two hashes: the **content** of the audio file
+(SHA-256 of its bytes, so renaming or moving a file keeps its entry and
+editing it invalidates the entry) and the **identity** of the embedder (what
+determines its output, see :func:`embedder_identity`). Each entry is one
+``.npy`` file written atomically (to a temporary file, then renamed), so an
+interrupted run leaves either a complete entry or none, never a torn one::
+
+    from sklearn_audioconcepts.cache import EmbeddingCache, cached_transform
+
+    cache = EmbeddingCache("~/.cache/my-corpus-embeddings")
+    X = cached_transform(CLAPEmbedder(), paths, cache)  # interrupted? run again
+
+Layout: ``<directory>/<identity>/<content>.npy`` plus an ``identity.json``
+per embedder identity saying what it was (class, parameters, checkpoint),
+so a directory of stale identities can be inspected and deleted by hand.
+Entries are never evicted automatically.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._progress import progress_bar
+
+__all__ = ["EmbeddingCache", "cached_transform", "embedder_identity", "file_digest"]
+
+_FORMAT_VERSION = 1
+# Parameters that change how an embedder runs but not what it returns.
+DEFAULT_IGNORED_PARAMS = ("progress", "verbose")
+_READ_BLOCK = 1 << 20
+
+
+class EmbeddingCache:
+    """Embeddings on disk, one ``.npy`` per (embedder identity, file content).
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Where entries live; created on the first write. ``~`` is expanded.
+
+    Attributes
+    ----------
+    directory : pathlib.Path
+        The resolved directory.
+
+    See Also
+    --------
+    cached_transform : Embed a list of files, computing only the misses.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from sklearn_audioconcepts.cache import EmbeddingCache
+    >>> cache = EmbeddingCache(tempfile.mkdtemp())
+    >>> key = ("identity-hash", "content-hash")
+    >>> cache.get(key) is None
+    True
+    >>> cache.put(key, np.ones(3, dtype=np.float32))
+    >>> cache.get(key)
+    array([1., 1., 1.], dtype=float32)
+    >>> key in cache, len(cache)
+    (True, 1)
+    """
+
+    def __init__(self, directory):
+        self.directory = Path(directory).expanduser()
+
+    def __repr__(self):
+        return f"EmbeddingCache('{self.directory}')"
+
+    def path(self, key):
+        """File holding the entry ``key = (identity, content)``."""
+        identity, content = _check_key(key)
+        return self.directory / identity / f"{content}.npy"
+
+    def get(self, key):
+        """The stored embedding, or None when absent (or unreadable).
+
+        An entry that cannot be read (e.g. damaged on disk outside this
+        class) is reported with a warning and treated as missing, so it is
+        recomputed and overwritten.
+        """
+        path = self.path(key)
+        try:
+            return np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError) as exc:
+            warnings.warn(
+                f"Ignoring unreadable cache entry {path} ({exc}); it will be "
+                "recomputed.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+
+    def put(self, key, embedding, *, description=None):
+        """Store one embedding atomically (temporary file, then rename).
+
+        Parameters
+        ----------
+        key : tuple (identity, content)
+            Hex digests, e.g. from :func:`embedder_identity` and
+            :func:`file_digest`.
+        embedding : array-like
+            The row to store (kept with its dtype).
+        description : dict or None, default=None
+            Written once per identity as ``identity.json``.
+        """
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if description is not None:
+            info = path.parent / "identity.json"
+            if not info.exists():
+                _atomic_write(info, json.dumps(description, indent=2).encode())
+        buffer = _npy_bytes(np.asarray(embedding))
+        _atomic_write(path, buffer)
+
+    def __contains__(self, key):
+        return self.path(key).is_file()
+
+    def __len__(self):
+        if not self.directory.is_dir():
+            return 0
+        return sum(1 for _ in self.directory.glob("*/*.npy"))
+
+    def clear(self):
+        """Delete every entry (and the identity descriptions)."""
+        if not self.directory.is_dir():
+            return
+        for entry in self.directory.glob("*/*"):
+            if entry.suffix in (".npy", ".json", ".tmp"):
+                entry.unlink()
+        for folder in self.directory.iterdir():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def cached_transform(
+    embedder,
+    X,
+    cache,
+    *,
+    batch_size=None,
+    ignore_params=DEFAULT_IGNORED_PARAMS,
+    progress="auto",
+):
+    """Embed audio files, computing only those not already in ``cache``.
+
+    Files are keyed by their content, so duplicates are embedded once and a
+    renamed file is still found. Misses are embedded in batches and each
+    batch is stored as soon as it is done: after an interruption (crash,
+    kill, a file that fails to decode), calling again recomputes only the
+    batches that had not finished.
+
+    Parameters
+    ----------
+    embedder : transformer on audio files
+        Anything whose ``transform`` takes a list of file paths and returns
+        one row per file (e.g. ``CLAPEmbedder``, ``TitaNetEmbedder``).
+    X : sequence of str or path-like
+        Audio files.
+    cache : EmbeddingCache or str or path-like
+        The cache, or its directory.
+    batch_size : int or None, default=None
+        Files per ``transform`` call (and per write); ``None`` uses the
+        embedder's ``batch_size`` parameter when it has one, else 32.
+    ignore_params : tuple of str, default=("progress", "verbose")
+        Embedder parameters left out of its identity (see
+        :func:`embedder_identity`).
+    progress : bool or "auto", default="auto"
+        Show a progress bar over batches of misses.
+
+    Returns
+    -------
+    embeddings : ndarray of shape (n_files, n_features)
+        One row per file, in the order of ``X``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_audioconcepts.cache import EmbeddingCache, cached_transform
+    >>> cache = EmbeddingCache(tempfile.mkdtemp())
+    >>> X = cached_transform(embedder, paths, cache)  # doctest: +SKIP
+    """
+    if not hasattr(embedder, "transform"):
+        raise TypeError(
+            f"embedder must have a transform method, got {type(embedder).__name__}."
+        )
+    if not isinstance(cache, EmbeddingCache):
+        cache = EmbeddingCache(cache)
+    paths = _check_paths(X)
+    batch_size = _batch_size(embedder, batch_size)
+    identity, description = embedder_identity(
+        embedder, ignore_params=ignore_params, with_description=True
+    )
+    keys = [(identity, file_digest(path)) for path in paths]
+
+    found = {}
+    for key in keys:
+        if key not in found:
+            found[key] = cache.get(key)
+    missing = {}  # content key -> first path with it, in input order
+    for path, key in zip(paths, keys):
+        if found[key] is None and key not in missing:
+            missing[key] = path
+    missing_keys = list(missing)
+    batches = range(0, len(missing_keys), batch_size)
+    for start in progress_bar(batches, progress=progress, desc="Embedding misses"):
+        batch_keys = missing_keys[start : start + batch_size]
+        batch_paths = [missing[key] for key in batch_keys]
+        rows = _dense_rows(embedder.transform(batch_paths), len(batch_paths), embedder)
+        for key, row in zip(batch_keys, rows):
+            cache.put(key, row, description=description)
+            found[key] = row
+    return np.stack([found[key] for key in keys])
+
+
+def embedder_identity(
+    embedder, *, ignore_params=DEFAULT_IGNORED_PARAMS, with_description=False
+):
+    """A hex digest of what determines an embedder's output.
+
+    An embedder may define it itself with a ``cache_identity()`` method
+    returning a JSON-serialisable value. Otherwise it is made of:
+
+    - the class (module and qualified name) and the version of the package
+      defining it;
+    - every parameter of ``get_params(deep=False)`` except ``ignore_params``
+      (by default ``progress`` and ``verbose``: how it runs, not what it
+      returns). Strings and path-likes naming an existing file (a checkpoint)
+      count as the file's absolute path, size and modification time, so a
+      re-downloaded or fine-tuned checkpoint at the same path gives a new
+      identity; nested estimators count by their own identity; other objects
+      by :func:`joblib.hash`;
+    - public fitted attributes (names ending in ``_``), by :func:`joblib.hash`.
+
+    ``device`` and ``batch_size`` do count: outputs on CPU and GPU, or in
+    padded batches of different sizes, may differ in the last bits. Pass
+    ``ignore_params=("progress", "verbose", "device", "batch_size")`` to
+    share entries across them.
+
+    Parameters
+    ----------
+    embedder : estimator
+    ignore_params : tuple of str, default=("progress", "verbose")
+    with_description : bool, default=False
+        Also return the JSON-serialisable description that was hashed.
+
+    Returns
+    -------
+    identity : str
+        SHA-256 hex digest.
+    description : dict
+        Only when ``with_description``.
+    """
+    custom = getattr(embedder, "cache_identity", None)
+    if callable(custom):
+        description = {"cache_identity": custom()}
+    else:
+        description = _describe_estimator(embedder, tuple(ignore_params))
+    description = {"format_version": _FORMAT_VERSION, **description}
+    try:
+        text = json.dumps(description, sort_keys=True)
+    except TypeError as exc:
+        raise TypeError(
+            f"The identity of {type(embedder).__name__} is not JSON-serialisable "
+            f"({exc}); make cache_identity() return plain values."
+        ) from None
+    identity = hashlib.sha256(text.encode()).hexdigest()
+    return (identity, description) if with_description else identity
+
+
+def file_digest(path):
+    """SHA-256 hex digest of a file's bytes (read in 1 MiB blocks)."""
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Audio file not found: '{path}'. Check the path (relative paths are "
+            f"resolved from {Path.cwd()})."
+        )
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_READ_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- helpers -----------------------------------------------------------------
+
+
+def _describe_estimator(estimator, ignore_params):
+    cls = type(estimator)
+    package = cls.__module__.split(".")[0]
+    description = {
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "package_version": _package_version(package),
+    }
+    if hasattr(estimator, "get_params"):
+        params = estimator.get_params(deep=False)
+        description["params"] = {
+            name: _describe_value(value, ignore_params)
+            for name, value in sorted(params.items())
+            if name not in ignore_params
+        }
+    fitted = {
+        name: _joblib_hash(value)
+        for name, value in sorted(vars(estimator).items())
+        if name.endswith("_") and not name.startswith("_")
+    }
+    if fitted:
+        description["fitted"] = fitted
+    return description
+
+
+def _describe_value(value, ignore_params):
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(os.fspath(value)).expanduser()
+        if path.is_file():
+            stat = path.stat()
+            return {
+                "file": str(path.resolve()),
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+            }
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+    if isinstance(value, (list, tuple)):
+        return [_describe_value(item, ignore_params) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {
+            key: _describe_value(item, ignore_params) for key, item in value.items()
+        }
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return _describe_estimator(value, ignore_params)
+    return {"joblib_hash": _joblib_hash(value)}
+
+
+def _joblib_hash(value):
+    import joblib
+
+    return joblib.hash(value)
+
+
+def _package_version(package):
+    from importlib import metadata
+
+    try:
+        version = getattr(__import__(package), "__version__", None)
+    except ImportError:  # e.g. a class defined in a script run as __main__
+        version = None
+    if version is None:
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            version = None
+    return version
+
+
+def _check_key(key):
+    if (
+        not isinstance(key, tuple)
+        or len(key) != 2
+        or not all(isinstance(part, str) and part for part in key)
+        or any(os.sep in part or part in (".", "..") for part in key)
+    ):
+        raise ValueError(
+            f"A cache key is a pair of non-empty strings (identity, content) with no "
+            f"path separators, e.g. hex digests; got {key!r}."
+        )
+    return key
+
+
+def _npy_bytes(array):
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _atomic_write(path, data):
+    """Write bytes to ``path`` so readers see the old file or the whole new one."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _check_paths(X):
+    if isinstance(X, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"X must be a list of audio file paths, got a single path {X!r}; wrap "
+            "it in a list: [path]."
+        )
+    paths = list(X)
+    if not paths:
+        raise ValueError("X is empty: give at least one audio file.")
+    bad = [
+        i for i, item in enumerate(paths) if not isinstance(item, (str, os.PathLike))
+    ]
+    if bad:
+        raise TypeError(
+            f"cached_transform caches files by their content, so X must hold file "
+            f"paths; X[{bad[0]}] is a {type(paths[bad[0]]).__name__}. Write "
+            "in-memory waveforms to files first, or call the embedder directly."
+        )
+    return paths
+
+
+def _batch_size(embedder, batch_size):
+    if batch_size is None:
+        batch_size = getattr(embedder, "batch_size", None)
+        if not isinstance(batch_size, Integral) or isinstance(batch_size, bool):
+            batch_size = 32
+    elif not isinstance(batch_size, Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    return int(batch_size)
+
+
+def _dense_rows(rows, n_expected, embedder):
+    if sp.issparse(rows):
+        rows = rows.toarray()
+    elif hasattr(rows, "to_numpy"):
+        rows = rows.to_numpy()
+    rows = np.asarray(rows)
+    if rows.ndim != 2 or rows.shape[0] != n_expected:
+        raise ValueError(
+            f"{type(embedder).__name__}.transform returned shape {rows.shape} for "
+            f"{n_expected} files; expected one row per file."
+        )
+    return rows
