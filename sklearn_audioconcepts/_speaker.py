@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._device import resolve_device
 from ._progress import progress_bar
-from .audio import AudioInputError, audio_sources, is_silent
+from .audio import AudioInputError, FailureLog, audio_sources, is_silent
 
 __all__ = ["SpeakerEmbedderBase"]
 
@@ -37,6 +37,7 @@ class SpeakerEmbedderBase(TransformerMixin, BaseEstimator):
         "sample_rate": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
+        "on_error": [StrOptions({"raise", "nan"})],
         "progress": ["boolean", StrOptions({"auto"})],
         "random_state": ["random_state"],
     }
@@ -82,25 +83,38 @@ class SpeakerEmbedderBase(TransformerMixin, BaseEstimator):
             When a file path does not exist.
         AudioInputError
             When an input is empty, non-finite, silent, of unknown or
-            implausible sample rate, or unreadable.
+            implausible sample rate, or unreadable (with ``on_error="raise"``;
+            with ``"nan"`` its row is NaN and it is listed in ``failed_``).
         """
         self._validate_params()
         sources = audio_sources(X, sample_rate=self.sample_rate)
         model = self._model()
         target_rate = self._model_sample_rate(model)
-        batches = [
-            sources[start : start + self.batch_size]
-            for start in range(0, len(sources), self.batch_size)
-        ]
-        embeddings = []
-        for batch in progress_bar(
-            batches, progress=self.progress, desc=type(self).__name__, unit="batch"
+        failures = FailureLog(self.on_error)
+        embeddings = np.full(
+            (len(sources), self._embedding_dim(model)), np.nan, dtype=np.float32
+        )
+        for start in progress_bar(
+            range(0, len(sources), self.batch_size),
+            progress=self.progress,
+            desc=type(self).__name__,
+            unit="batch",
         ):
             # Load a batch at a time: memory stays bounded on long corpora.
-            waveforms = [_checked_load(source, target_rate) for source in batch]
-            labels = [source.label for source in batch]
+            loaded = {}
+            for index in range(start, min(start + self.batch_size, len(sources))):
+                source = sources[index]
+                waveform = failures.attempt(
+                    index, source, lambda s=source: _checked_load(s, target_rate)
+                )
+                if waveform is not None:
+                    loaded[index] = waveform
+            if not loaded:
+                continue
+            labels = [sources[index].label for index in loaded]
             batch_embeddings = np.asarray(
-                self._embed_batch(model, waveforms, labels), dtype=np.float32
+                self._embed_batch(model, list(loaded.values()), labels),
+                dtype=np.float32,
             )
             if not np.isfinite(batch_embeddings).all():
                 bad = [
@@ -111,8 +125,10 @@ class SpeakerEmbedderBase(TransformerMixin, BaseEstimator):
                     f"The speaker model returned non-finite embeddings for {bad[:5]}; "
                     "check that these inputs contain audible speech."
                 )
-            embeddings.append(batch_embeddings)
-        return np.concatenate(embeddings, axis=0)
+            embeddings[list(loaded)] = batch_embeddings
+        self.failed_ = failures.to_frame()
+        failures.warn(type(self).__name__)
+        return embeddings
 
     def get_feature_names_out(self, input_features=None):
         """Output column names: ``<prefix>0``, ``<prefix>1``, ...

@@ -21,12 +21,14 @@ from numbers import Real
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "AudioInputError",
     "AudioSource",
     "audio_sources",
     "check_waveform",
+    "find_unusable_audio",
     "is_silent",
     "iter_waveforms",
     "load_audio",
@@ -46,6 +48,12 @@ _SUSPICIOUS_PEAK = 2.0
 
 class AudioInputError(ValueError):
     """Audio that cannot be used as given: empty, non-finite, unreadable, wrong rate."""
+
+
+# What a bad input can raise while it is read and checked; anything else
+# (a model, memory or CUDA error) is never swallowed by ``on_error="nan"``.
+_INPUT_ERRORS = (AudioInputError, OSError)
+_FAILURE_COLUMNS = ["index", "input", "error", "message"]
 
 
 @dataclass(frozen=True)
@@ -321,6 +329,99 @@ def iter_waveforms(X, *, sample_rate=None, target_sample_rate, mono=True):
     """
     for source in audio_sources(X, sample_rate=sample_rate):
         yield source.load(target_sample_rate, mono=mono)
+
+
+def find_unusable_audio(X, *, sample_rate=None, target_sample_rate=None):
+    """List the inputs that cannot be read or fail the checks, without embedding.
+
+    A pre-flight pass for large corpora: decode every input once and report
+    the bad ones, so they can be dropped from ``X`` *and* from the labels
+    before fitting (an embedder never drops rows itself, which would
+    misalign them with ``y``).
+
+    Parameters
+    ----------
+    X : see :func:`audio_sources`
+    sample_rate : int or None, default=None
+        Rate of raw waveforms given without their own.
+    target_sample_rate : int or None, default=None
+        Also resample to this rate, as the embedder would (catches rates that
+        cannot be converted); None skips resampling.
+
+    Returns
+    -------
+    failures : pandas.DataFrame
+        One row per unusable input with columns ``index`` (position in
+        ``X``), ``input`` (how it is named in messages), ``error`` (exception
+        type) and ``message``; empty when every input is usable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_audioconcepts.audio import find_unusable_audio
+    >>> X = [np.zeros(8000), np.array([]), "missing.wav"]
+    >>> find_unusable_audio(X, sample_rate=8000)[["index", "error"]]
+       index              error
+    0      1    AudioInputError
+    1      2  FileNotFoundError
+    """
+    failures = FailureLog()
+    for index, source in enumerate(audio_sources(X, sample_rate=sample_rate)):
+        failures.attempt(index, source, lambda s=source: s.load(target_sample_rate))
+    return failures.to_frame()
+
+
+class FailureLog:
+    """Inputs that failed to load, for the embedders' ``on_error`` policy.
+
+    ``on_error="raise"`` re-raises the first input error; ``"nan"`` records
+    it and lets the embedder fill that row with NaN, keeping one output row
+    per input so that rows and labels stay aligned.
+    """
+
+    def __init__(self, on_error="nan"):
+        self.on_error = on_error
+        self.records = []
+
+    def attempt(self, index, source, load):
+        """``load()``, or None after recording the input error it raised."""
+        try:
+            return load()
+        except _INPUT_ERRORS as exc:
+            if self.on_error == "raise":
+                raise
+            self.records.append(
+                {
+                    "index": index,
+                    "input": source.label,
+                    "error": type(exc).__name__,
+                    "message": str(exc),
+                }
+            )
+            return None
+
+    @property
+    def failed_indices(self):
+        return [record["index"] for record in self.records]
+
+    def to_frame(self):
+        return pd.DataFrame(self.records, columns=_FAILURE_COLUMNS).astype(
+            {"index": int}
+        )
+
+    def warn(self, name):
+        """One warning for all failures of a transform, naming the first few."""
+        if not self.records:
+            return
+        first = "; ".join(
+            f"{record['input']}: {record['message']}" for record in self.records[:3]
+        )
+        warnings.warn(
+            f"{name}: {len(self.records)} input(s) could not be embedded and are "
+            f"NaN rows in the output (see the failed_ attribute). {first}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 # -- helpers -----------------------------------------------------------------

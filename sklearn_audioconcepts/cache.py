@@ -34,9 +34,12 @@ from ._progress import progress_bar
 __all__ = ["EmbeddingCache", "cached_transform", "embedder_identity", "file_digest"]
 
 _FORMAT_VERSION = 1
-# Parameters that change how an embedder runs but not what it returns.
-DEFAULT_IGNORED_PARAMS = ("progress", "verbose")
+# Parameters that change how an embedder runs but not what it returns for a
+# usable input (on_error only decides what a failed input does).
+DEFAULT_IGNORED_PARAMS = ("progress", "verbose", "on_error")
 _READ_BLOCK = 1 << 20
+# Attributes that transform sets to describe its last call, not the model.
+_PER_CALL_ATTRIBUTES = ("failed_",)
 
 
 class EmbeddingCache:
@@ -174,7 +177,7 @@ def cached_transform(
     batch_size : int or None, default=None
         Files per ``transform`` call (and per write); ``None`` uses the
         embedder's ``batch_size`` parameter when it has one, else 32.
-    ignore_params : tuple of str, default=("progress", "verbose")
+    ignore_params : tuple of str, default=("progress", "verbose", "on_error")
         Embedder parameters left out of its identity (see
         :func:`embedder_identity`).
     progress : bool or "auto", default="auto"
@@ -220,7 +223,10 @@ def cached_transform(
         batch_paths = [missing[key] for key in batch_keys]
         rows = _dense_rows(embedder.transform(batch_paths), len(batch_paths), embedder)
         for key, row in zip(batch_keys, rows):
-            cache.put(key, row, description=description)
+            # A NaN row is an input that failed (on_error="nan"): failures
+            # may be transient, so they are returned but never stored.
+            if np.isfinite(row).all():
+                cache.put(key, row, description=description)
             found[key] = row
     return np.stack([found[key] for key in keys])
 
@@ -236,23 +242,24 @@ def embedder_identity(
     - the class (module and qualified name) and the version of the package
       defining it;
     - every parameter of ``get_params(deep=False)`` except ``ignore_params``
-      (by default ``progress`` and ``verbose``: how it runs, not what it
+      (by default ``progress``, ``verbose`` and ``on_error``: how it runs, not what it
       returns). Strings and path-likes naming an existing file (a checkpoint)
       count as the file's absolute path, size and modification time, so a
       re-downloaded or fine-tuned checkpoint at the same path gives a new
       identity; nested estimators count by their own identity; other objects
       by :func:`joblib.hash`;
-    - public fitted attributes (names ending in ``_``), by :func:`joblib.hash`.
+    - public fitted attributes (names ending in ``_``), by :func:`joblib.hash`,
+      except ``failed_``, which describes the last ``transform`` call.
 
     ``device`` and ``batch_size`` do count: outputs on CPU and GPU, or in
     padded batches of different sizes, may differ in the last bits. Pass
-    ``ignore_params=("progress", "verbose", "device", "batch_size")`` to
+    ``ignore_params=("progress", "verbose", "on_error", "device", "batch_size")`` to
     share entries across them.
 
     Parameters
     ----------
     embedder : estimator
-    ignore_params : tuple of str, default=("progress", "verbose")
+    ignore_params : tuple of str, default=("progress", "verbose", "on_error")
     with_description : bool, default=False
         Also return the JSON-serialisable description that was hashed.
 
@@ -315,7 +322,9 @@ def _describe_estimator(estimator, ignore_params):
     fitted = {
         name: _joblib_hash(value)
         for name, value in sorted(vars(estimator).items())
-        if name.endswith("_") and not name.startswith("_")
+        if name.endswith("_")
+        and not name.startswith("_")
+        and name not in _PER_CALL_ATTRIBUTES
     }
     if fitted:
         description["fitted"] = fitted

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import _clap
 from ._device import resolve_device
 from ._progress import progress_bar
-from .audio import audio_sources
+from .audio import FailureLog, audio_sources
 
 __all__ = ["CLAPEmbedder"]
 
@@ -66,6 +66,14 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         Where the model runs; ``"auto"`` picks CUDA when available.
     batch_size : int, default=16
         10 s windows embedded per forward pass. Results do not depend on it.
+    on_error : {"raise", "nan"}, default="raise"
+        What a clip that cannot be read or used (missing, corrupt, empty,
+        NaN, bad sample rate) does: ``"raise"`` stops with an error naming
+        it; ``"nan"`` makes its row NaN, warns once, and lists it in
+        ``failed_``, so the output keeps one row per clip (rows never shift
+        against labels). Drop such rows, and their labels, before fitting:
+        :func:`~sklearn_audioconcepts.audio.find_unusable_audio` finds them
+        without embedding.
     progress : bool or "auto", default="auto"
         Progress bar over clips; ``"auto"`` shows it on terminals.
     random_state : int, RandomState instance or None, default=None
@@ -74,7 +82,10 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    This transformer learns nothing; it has no fitted attributes.
+    failed_ : pandas.DataFrame
+        Clips of the last :meth:`transform` that failed under
+        ``on_error="nan"`` (columns ``index``, ``input``, ``error``,
+        ``message``); empty when none did. Nothing is learned by :meth:`fit`.
 
     See Also
     --------
@@ -117,6 +128,7 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         "sample_rate": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "on_error": [StrOptions({"raise", "nan"})],
         "progress": ["boolean", StrOptions({"auto"})],
         "random_state": ["random_state"],
     }
@@ -132,6 +144,7 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         sample_rate=None,
         device="auto",
         batch_size=16,
+        on_error="raise",
         progress="auto",
         random_state=None,
     ):
@@ -143,6 +156,7 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         self.sample_rate = sample_rate
         self.device = device
         self.batch_size = batch_size
+        self.on_error = on_error
         self.progress = progress
         self.random_state = random_state
 
@@ -201,10 +215,15 @@ pairs, or ndarray of shape (n_clips, n_samples)
             np.add.at(sums, owners, embedded)
             del pending[:n_windows]
 
+        failures = FailureLog(self.on_error)
         for index, source in enumerate(
             progress_bar(sources, progress=self.progress, desc="CLAP", unit="clip")
         ):
-            waveform = source.load(_clap.SAMPLE_RATE, mono=True)
+            waveform = failures.attempt(
+                index, source, lambda s=source: s.load(_clap.SAMPLE_RATE, mono=True)
+            )
+            if waveform is None:
+                continue
             pending.extend((index, window) for window in self._windows(waveform))
             while len(pending) >= self.batch_size:
                 flush(self.batch_size)
@@ -212,6 +231,9 @@ pairs, or ndarray of shape (n_clips, n_samples)
             flush(len(pending))
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         embeddings = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+        embeddings[failures.failed_indices] = np.nan
+        self.failed_ = failures.to_frame()
+        failures.warn(type(self).__name__)
         return embeddings.astype(np.float32)
 
     def embed_text(self, texts):

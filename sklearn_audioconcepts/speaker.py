@@ -45,11 +45,26 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         Inputs embedded per forward pass.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where the model runs; ``"auto"`` picks CUDA when available.
+    on_error : {"raise", "nan"}, default="raise"
+        What an input that cannot be read or used (missing, corrupt, empty,
+        silent, NaN, bad sample rate) does: ``"raise"`` stops with an error
+        naming it; ``"nan"`` makes its row NaN, warns once, and lists it in
+        ``failed_``, so the output keeps one row per input (rows never shift
+        against labels). Drop such rows, and their labels, before fitting:
+        :func:`~sklearn_audioconcepts.audio.find_unusable_audio` finds them
+        without embedding.
     progress : bool or "auto", default="auto"
         Show a progress bar over batches; ``"auto"`` shows it on terminals.
     random_state : int, RandomState instance or None, default=None
         Unused: inference is deterministic. Accepted so that every estimator
         of the package takes the same arguments.
+
+    Attributes
+    ----------
+    failed_ : pandas.DataFrame
+        Inputs of the last :meth:`transform` that failed under
+        ``on_error="nan"`` (columns ``index``, ``input``, ``error``,
+        ``message``); empty when none did. Set by :meth:`transform`.
 
     See Also
     --------
@@ -98,6 +113,7 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         sample_rate=None,
         batch_size=32,
         device="auto",
+        on_error="raise",
         progress="auto",
         random_state=None,
     ):
@@ -106,6 +122,7 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         self.sample_rate = sample_rate
         self.batch_size = batch_size
         self.device = device
+        self.on_error = on_error
         self.progress = progress
         self.random_state = random_state
 
@@ -177,11 +194,26 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
         Inputs embedded per forward pass.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where the model runs; ``"auto"`` picks CUDA when available.
+    on_error : {"raise", "nan"}, default="raise"
+        What an input that cannot be read or used (missing, corrupt, empty,
+        silent, NaN, bad sample rate) does: ``"raise"`` stops with an error
+        naming it; ``"nan"`` makes its row NaN, warns once, and lists it in
+        ``failed_``, so the output keeps one row per input (rows never shift
+        against labels). Drop such rows, and their labels, before fitting:
+        :func:`~sklearn_audioconcepts.audio.find_unusable_audio` finds them
+        without embedding.
     progress : bool or "auto", default="auto"
         Show a progress bar over batches; ``"auto"`` shows it on terminals.
     random_state : int, RandomState instance or None, default=None
         Unused: inference is deterministic. Accepted so that every estimator
         of the package takes the same arguments.
+
+    Attributes
+    ----------
+    failed_ : pandas.DataFrame
+        Inputs of the last :meth:`transform` that failed under
+        ``on_error="nan"`` (columns ``index``, ``input``, ``error``,
+        ``message``); empty when none did. Set by :meth:`transform`.
 
     See Also
     --------
@@ -217,12 +249,14 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
         sample_rate=None,
         batch_size=32,
         device="auto",
+        on_error="raise",
         progress="auto",
         random_state=None,
     ):
         self.sample_rate = sample_rate
         self.batch_size = batch_size
         self.device = device
+        self.on_error = on_error
         self.progress = progress
         self.random_state = random_state
 

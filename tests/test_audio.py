@@ -8,6 +8,7 @@ from sklearn_audioconcepts.audio import (
     AudioInputError,
     audio_sources,
     check_waveform,
+    find_unusable_audio,
     is_silent,
     iter_waveforms,
     load_audio,
@@ -183,3 +184,20 @@ def test_sources_are_listed_without_reading_files(tmp_path):
     sources = audio_sources([tmp_path / "not-yet-written.wav"])
     assert sources[0].path.name == "not-yet-written.wav"
     assert "X[0]" in sources[0].label
+
+
+def test_find_unusable_audio_reports_each_bad_input(tmp_path):
+    good = tmp_path / "good.wav"
+    soundfile.write(good, _tone(440, 16000), 16000)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio at all" * 4)
+    X = [good, broken, _tone(440, 8000), np.array([np.inf, 0.0]), tmp_path]
+    failures = find_unusable_audio(X, sample_rate=8000, target_sample_rate=16000)
+    assert failures["index"].tolist() == [1, 3, 4]
+    assert failures["error"].tolist() == [
+        "AudioInputError",
+        "AudioInputError",
+        "IsADirectoryError",
+    ]
+    assert "NaN or infinite" in failures["message"][1]
+    assert find_unusable_audio([good]).empty

@@ -180,3 +180,23 @@ def test_file_digest_is_content_only(corpus, tmp_path):
     os.utime(copy, ns=(0, 0))
     assert file_digest(copy) == file_digest(corpus[0])
     assert file_digest(corpus[0]) != file_digest(corpus[1])
+
+
+def test_failed_rows_are_returned_but_never_cached(corpus, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    failing = StatsEmbedder()
+    embed = failing.transform
+
+    def nan_for_clip3(X):  # as an embedder with on_error="nan" does
+        rows = embed(X)
+        rows[[str(path).endswith("clip3.wav") for path in X]] = np.nan
+        return rows
+
+    failing.transform = nan_for_clip3  # same class and params: same identity
+    first = cached_transform(failing, corpus, cache, progress=False)
+    assert np.isnan(first[3]).all() and np.isfinite(np.delete(first, 3, 0)).all()
+    assert len(cache) == len(corpus) - 1
+    retry = StatsEmbedder()
+    X = cached_transform(retry, corpus, cache, progress=False)
+    assert [path for call in retry._calls for path in call] == [corpus[3]]
+    np.testing.assert_array_equal(X, StatsEmbedder().transform(corpus))

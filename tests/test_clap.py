@@ -457,3 +457,21 @@ def test_fusion_model_and_reproducible_fusion_chunks(tiny_clap):
     assert np.random.random() == before  # noqa: NPY002
     np.testing.assert_allclose(first, second, atol=1e-5)
     assert first.shape == (2, 512) and np.isfinite(first).all()
+
+
+def test_on_error_nan_keeps_one_row_per_clip(embedder, audio_files, file_embeddings):
+    clips = [audio_files[0], "missing.wav", (np.zeros(0, np.float32), SR)]
+    clips.append(audio_files[3])
+    clap = with_params(embedder, on_error="nan")
+    with pytest.warns(UserWarning, match="2 input\\(s\\) could not be embedded"):
+        embeddings = clap.transform(clips)
+    assert embeddings.shape == (4, 512)
+    assert np.isnan(embeddings[[1, 2]]).all()
+    np.testing.assert_allclose(embeddings[[0, 3]], file_embeddings[[0, 3]], atol=1e-5)
+    assert clap.failed_["index"].tolist() == [1, 2]
+    assert clap.failed_["error"].tolist() == ["FileNotFoundError", "AudioInputError"]
+    # A clean call leaves no stale failures behind; the default still raises.
+    clap.transform(audio_files[:1])
+    assert clap.failed_.empty
+    with pytest.raises(FileNotFoundError):
+        with_params(embedder, on_error="raise").transform(clips)

@@ -159,6 +159,29 @@ def test_titanet_batch_size_rates_and_channels(tiny_nemo_checkpoint):
     assert embedder.transform(low).shape == (3, EMBEDDING_SIZE)
 
 
+def test_on_error_nan_keeps_rows_aligned(tiny_nemo_checkpoint, tmp_path):
+    waveforms = _waveforms()
+    embedder = TitaNetEmbedder(
+        checkpoint=tiny_nemo_checkpoint, sample_rate=16000, device="cpu"
+    )
+    expected = embedder.transform(waveforms)
+    inputs = [waveforms[0], np.zeros(16000), str(tmp_path / "gone.wav")]
+    inputs += waveforms[1:]
+    embedder.set_params(on_error="nan", batch_size=2)
+    with pytest.warns(UserWarning, match="2 input\\(s\\) could not be embedded"):
+        embeddings = embedder.transform(inputs)
+    assert embeddings.shape == (5, EMBEDDING_SIZE)
+    assert np.isnan(embeddings[[1, 2]]).all()
+    np.testing.assert_allclose(embeddings[[0, 3, 4]], expected, atol=1e-5)
+    assert embedder.failed_[["index", "error"]].values.tolist() == [
+        [1, "AudioInputError"],
+        [2, "FileNotFoundError"],
+    ]
+    assert "silent" in embedder.failed_["message"][0]
+    with pytest.raises(AudioInputError, match="silent"):
+        embedder.set_params(on_error="raise").transform(inputs)
+
+
 def test_titanet_pickles_without_model(tiny_nemo_checkpoint):
     waveforms = _waveforms(2)
     embedder = TitaNetEmbedder(
