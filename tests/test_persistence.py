@@ -20,9 +20,13 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from sklearn_audioconcepts import (
+    CLAPEmbedder,
     ConceptDecomposer,
     FineTunedConceptProjector,
+    ResemblyzerEmbedder,
+    TitaNetEmbedder,
     TopKSparseAutoencoder,
+    ZeroShotClassifier,
 )
 from sklearn_audioconcepts.datasets import make_concept_embeddings
 
@@ -40,6 +44,10 @@ TRUSTED_TYPES = {
         "sklearn_audioconcepts.projector.FineTunedConceptProjector",
         "sklearn_audioconcepts.vocabulary.ConceptVocabulary",
     ],
+    "ZeroShotClassifier": ["sklearn_audioconcepts.zero_shot.ZeroShotClassifier"],
+    "CLAPEmbedder": ["sklearn_audioconcepts.clap.CLAPEmbedder"],
+    "ResemblyzerEmbedder": ["sklearn_audioconcepts.speaker.ResemblyzerEmbedder"],
+    "TitaNetEmbedder": ["sklearn_audioconcepts.speaker.TitaNetEmbedder"],
 }
 
 
@@ -68,6 +76,11 @@ def _projector(data):
     )
 
 
+def _zero_shot(data):
+    prompts = np.stack([data["prompts"][c] for c in range(3)])
+    return ZeroShotClassifier([0, 1, 2], text_embeddings=prompts)
+
+
 # name -> (make it from the data, outputs that must match, whether fit takes y)
 CASES = {
     "ConceptDecomposer": (_decomposer, ["transform", "inverse_transform", "score"], 0),
@@ -82,6 +95,7 @@ CASES = {
         ["transform", "predict_proba", "predict"],
         True,
     ),
+    "ZeroShotClassifier": (_zero_shot, ["predict_proba", "predict"], True),
 }
 
 
@@ -151,8 +165,34 @@ def test_skops_round_trip_with_documented_trusted_types(name, data, tmp_path):
     # A loaded model is a normal estimator: it clones and refits the same way.
     X, y = data["X"], data["y"] if CASES[name][2] else None
     refit = clone(loaded).fit(X, y)
+    output = getattr(refit, methods[0])
     np.testing.assert_array_equal(
-        _dense(refit.transform(X[:5])), _dense(estimator.transform(X[:5]))
+        _dense(output(X[:5])), _dense(getattr(estimator, methods[0])(X[:5]))
+    )
+
+
+@pytest.mark.parametrize(
+    "embedder",
+    [
+        CLAPEmbedder(checkpoint="my-clap.pt", on_error="nan", device="cpu"),
+        ResemblyzerEmbedder(sample_rate=16000, device="cpu"),
+        TitaNetEmbedder(checkpoint="titanet-l.nemo", batch_size=4, device="cpu"),
+    ],
+    ids=type,
+)
+def test_embedders_persist_their_parameters_and_never_a_model(embedder, tmp_path):
+    """The embedders are stateless and load their model lazily: what persists
+    is their parameters (tests/test_clap.py and tests/test_speaker.py show a
+    loaded embedder pickles without its model and embeds the same after)."""
+    path = tmp_path / "embedder.skops"
+    sio.dump(embedder, path)
+    trusted = TRUSTED_TYPES[type(embedder).__name__]
+    assert sorted(sio.get_untrusted_types(file=path)) == sorted(trusted)
+    loaded = sio.load(path, trusted=trusted)
+    assert loaded.get_params() == embedder.get_params()
+    joblib.dump(embedder, tmp_path / "embedder.joblib")
+    assert joblib.load(tmp_path / "embedder.joblib").get_params() == (
+        embedder.get_params()
     )
 
 
