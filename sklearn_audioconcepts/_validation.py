@@ -40,3 +40,22 @@ def check_device_available(device):
             f"(torch {torch.__version__}). Use device='cpu', or device='auto' to pick "
             "CUDA only when it is present."
         )
+
+
+def check_input_features(estimator, input_features):
+    """Validate ``get_feature_names_out``'s ``input_features`` against the fit.
+
+    They must equal ``feature_names_in_`` when the estimator saw column names,
+    and have one name per input feature in any case.
+    """
+    if input_features is None:
+        return
+    given = np.asarray(input_features, dtype=object)
+    names_in = getattr(estimator, "feature_names_in_", None)
+    if names_in is not None and not np.array_equal(given, names_in):
+        raise ValueError("input_features is not equal to feature_names_in_")
+    if len(given) != estimator.n_features_in_:
+        raise ValueError(
+            f"input_features should have length equal to number of features "
+            f"({estimator.n_features_in_}), got {len(given)}"
+        )

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device, resolve_dtype
-from ._validation import check_embeddings
+from ._validation import check_embeddings, check_input_features
 from .vocabulary import ConceptVocabulary, as_vocabulary
 
 __all__ = ["ConceptDecomposer"]
@@ -361,14 +361,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
             The concept names, in column order.
         """
         check_is_fitted(self)
-        names_in = getattr(self, "feature_names_in_", None)
-        given = None if input_features is None else np.asarray(input_features, object)
-        if (
-            given is not None
-            and names_in is not None
-            and not np.array_equal(given, names_in)
-        ):
-            raise ValueError("input_features is not equal to feature_names_in_")
+        check_input_features(self, input_features)
         return self.concept_names_.copy()
 
     def __sklearn_tags__(self):

@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 
 from ._device import resolve_device, resolve_dtype
 from ._progress import progress_bar
-from ._validation import check_embeddings
+from ._validation import check_embeddings, check_input_features
 from .decomposition import ConceptDecomposer, _unit_rows, explain_weights
 from .vocabulary import ConceptVocabulary
 
@@ -785,14 +785,7 @@ class FineTunedConceptProjector(ClassifierMixin, TransformerMixin, BaseEstimator
             The concept names, in column order.
         """
         check_is_fitted(self)
-        names_in = getattr(self, "feature_names_in_", None)
-        given = None if input_features is None else np.asarray(input_features, object)
-        if (
-            given is not None
-            and names_in is not None
-            and not np.array_equal(given, names_in)
-        ):
-            raise ValueError("input_features is not equal to feature_names_in_")
+        check_input_features(self, input_features)
         return self.concept_names_.copy()
 
     def __sklearn_tags__(self):

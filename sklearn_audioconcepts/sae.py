@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device, resolve_dtype
 from ._progress import progress_bar
-from ._validation import check_embeddings
+from ._validation import check_embeddings, check_input_features
 
 __all__ = ["TopKSparseAutoencoder"]
 
@@ -422,16 +422,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             One name per latent.
         """
         check_is_fitted(self)
-        names_in = getattr(self, "feature_names_in_", None)
-        if input_features is not None:
-            given = np.asarray(input_features, dtype=object)
-            if names_in is not None and not np.array_equal(given, names_in):
-                raise ValueError("input_features is not equal to feature_names_in_")
-            if len(given) != self.n_features_in_:
-                raise ValueError(
-                    f"input_features should have length equal to number of "
-                    f"features ({self.n_features_in_}), got {len(given)}"
-                )
+        check_input_features(self, input_features)
         return np.asarray([f"latent_{i}" for i in range(self.n_latents_)], object)
 
     def __sklearn_tags__(self):
