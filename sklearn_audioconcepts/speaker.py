@@ -16,29 +16,10 @@ from ._speaker import SpeakerEmbedderBase
 
 __all__ = ["ResemblyzerEmbedder", "TitaNetEmbedder"]
 
-
-class TitaNetEmbedder(SpeakerEmbedderBase):
-    """Speaker embeddings from an NVIDIA NeMo speaker model (TitaNet by default).
-
-    Audio is downmixed to mono and resampled to the model's rate (16 kHz for
-    TitaNet), zero-padded into batches and passed with its true lengths
-    through the model's preprocessor, encoder and attentive-pooling decoder
-    (padding does not change an embedding). The output is the decoder's
-    embedding layer: 192 dimensions for ``titanet_large``, as in Pluth, Zhou
-    and Gurbani (2025). Requires ``nemo_toolkit[asr]``
-    (``pip install "sklearn-audioconcepts[speaker]"``).
-
-    Parameters
-    ----------
-    model_name : str, default="titanet_large"
-        Pretrained model fetched by NeMo's ``from_pretrained`` (from NVIDIA's
-        NGC catalogue, then cached) when ``checkpoint`` is None. Other NeMo
-        speaker models work too, e.g. ``"titanet_small"`` or ``"ecapa_tdnn"``.
-    checkpoint : str or path-like or None, default=None
-        A local ``.nemo`` file, loaded with ``restore_from``; use it offline
-        (download ``titanet-l.nemo`` once, on a machine with internet) or for
-        your own fine-tuned speaker model.
-    sample_rate : int or None, default=None
+# The parameters and attributes both embedders share (from SpeakerEmbedderBase),
+# written once and put into each class docstring.
+_SHARED_PARAMETERS = """\
+sample_rate : int or None, default=None
         Rate of raw waveforms passed without their own; file inputs and
         ``(waveform, rate)`` pairs carry theirs.
     batch_size : int, default=32
@@ -65,7 +46,37 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         Inputs of the last :meth:`transform` that failed under
         ``on_error="nan"`` (columns ``index``, ``input``, ``error``,
         ``message``); empty when none did. Set by :meth:`transform`.
+"""
 
+
+def _with_shared_parameters(cls):
+    cls.__doc__ = cls.__doc__.replace("{shared_parameters}", _SHARED_PARAMETERS)
+    return cls
+
+
+@_with_shared_parameters
+class TitaNetEmbedder(SpeakerEmbedderBase):
+    """Speaker embeddings from an NVIDIA NeMo speaker model (TitaNet by default).
+
+    Audio is downmixed to mono and resampled to the model's rate (16 kHz for
+    TitaNet), zero-padded into batches and passed with its true lengths
+    through the model's preprocessor, encoder and attentive-pooling decoder
+    (padding does not change an embedding). The output is the decoder's
+    embedding layer: 192 dimensions for ``titanet_large``, as in Pluth, Zhou
+    and Gurbani (2025). Requires ``nemo_toolkit[asr]``
+    (``pip install "sklearn-audioconcepts[speaker]"``).
+
+    Parameters
+    ----------
+    model_name : str, default="titanet_large"
+        Pretrained model fetched by NeMo's ``from_pretrained`` (from NVIDIA's
+        NGC catalogue, then cached) when ``checkpoint`` is None. Other NeMo
+        speaker models work too, e.g. ``"titanet_small"`` or ``"ecapa_tdnn"``.
+    checkpoint : str or path-like or None, default=None
+        A local ``.nemo`` file, loaded with ``restore_from``; use it offline
+        (download ``titanet-l.nemo`` once, on a machine with internet) or for
+        your own fine-tuned speaker model.
+    {shared_parameters}
     See Also
     --------
     ResemblyzerEmbedder : A 256-d speaker encoder whose weights ship with its
@@ -172,6 +183,7 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         return embeddings.float().cpu().numpy()
 
 
+@_with_shared_parameters
 class ResemblyzerEmbedder(SpeakerEmbedderBase):
     """Speaker embeddings from Resemblyzer's pretrained voice encoder (256-d).
 
@@ -187,34 +199,7 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
 
     Parameters
     ----------
-    sample_rate : int or None, default=None
-        Rate of raw waveforms passed without their own; file inputs and
-        ``(waveform, rate)`` pairs carry theirs.
-    batch_size : int, default=32
-        Inputs embedded per forward pass.
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
-        Where the model runs; ``"auto"`` picks CUDA when available.
-    on_error : {"raise", "nan"}, default="raise"
-        What an input that cannot be read or used (missing, corrupt, empty,
-        silent, NaN, bad sample rate) does: ``"raise"`` stops with an error
-        naming it; ``"nan"`` makes its row NaN, warns once, and lists it in
-        ``failed_``, so the output keeps one row per input (rows never shift
-        against labels). Drop such rows, and their labels, before fitting:
-        :func:`~sklearn_audioconcepts.audio.find_unusable_audio` finds them
-        without embedding.
-    progress : bool or "auto", default="auto"
-        Show a progress bar over batches; ``"auto"`` shows it on terminals.
-    random_state : int, RandomState instance or None, default=None
-        Unused: inference is deterministic. Accepted so that every estimator
-        of the package takes the same arguments.
-
-    Attributes
-    ----------
-    failed_ : pandas.DataFrame
-        Inputs of the last :meth:`transform` that failed under
-        ``on_error="nan"`` (columns ``index``, ``input``, ``error``,
-        ``message``); empty when none did. Set by :meth:`transform`.
-
+    {shared_parameters}
     See Also
     --------
     TitaNetEmbedder : NVIDIA NeMo's TitaNet speaker embeddings (192-d).
