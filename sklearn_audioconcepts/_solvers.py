@@ -28,7 +28,11 @@ Nothing here knows about scikit-learn; the functions are usable (and
 benchmarked) on their own.
 """
 
+import math
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -351,9 +355,13 @@ def _solve_working_set(gram, corr, weights, l1_penalty, kkt_tol, max_sweeps):
     # here anyway, and the caller's full check will grow its set.
     max_sweeps = min(max_sweeps, _MAX_STEPS_PER_WORKING_SET)
     while len(active) and int(sweeps[active[0]]) < max_sweeps:
-        sub_gram, sub_corr = gram[active], corr[active]
+        if len(active) == n_rows:  # no copy while every row is active
+            sub_gram, sub_corr, sub_lipschitz = gram, corr, lipschitz
+        else:
+            sub_gram, sub_corr = gram[active], corr[active]
+            sub_lipschitz = lipschitz[active]
         sub_weights = _accelerated_projected_gradient(
-            sub_gram, sub_corr, weights[active], l1_penalty, lipschitz[active], n_iter
+            sub_gram, sub_corr, weights[active], l1_penalty, sub_lipschitz, n_iter
         )
         sub_weights = _active_set_newton(
             sub_gram, sub_corr, sub_weights, l1_penalty, _NEWTON_STEPS
@@ -374,22 +382,47 @@ def _initial_working_set(corr, size):
     return torch.topk(corr, size, dim=1, sorted=False).indices.sort(1).values
 
 
-def _grow_working_set(full_corr, working_set, weights, min_size, n_atoms):
-    """Keep each row's support, fill up with the atoms that most violate KKT.
+def _bucket(sizes, n_atoms):
+    """Round working-set sizes up to a multiple of 16 (few groups, little padding)."""
+    return torch.clamp((sizes + 15) // 16 * 16, max=n_atoms)
 
-    The set doubles each round (and always has room for ``min_size`` new
-    candidates beyond the largest support), so a row whose solution is denser
-    than the initial guess needs only a few rounds.
+
+def _next_working_sets(outside, working_set, weights, min_size, n_atoms, threshold):
+    """Each row keeps its support and adds the atoms that most violate KKT.
+
+    A row's new size is its own, not the batch's largest: its support plus
+    its violators outside the set, at most ``max(support, min_size)`` of them
+    (so a row far from its optimum still grows geometrically) and at least
+    ``min_size // 2`` atoms, rounded up to a bucket. Working-set costs are
+    quadratic in the size, so sizing per row keeps easy rows cheap.
+    ``outside`` holds each row's correlations with the residual, ``-inf`` on
+    its working set; it is overwritten. Returns
+    ``(bucket_size, row_positions, working_set, weights)`` tuples.
     """
-    support_size = int((weights > 0).sum(1).max())
-    size = min(n_atoms, max(2 * working_set.shape[1], support_size + min_size))
-    score = full_corr.clone()
-    kept = torch.where(weights > 0, torch.inf, -torch.inf).to(score.dtype)
-    score.scatter_reduce_(1, working_set, kept, reduce="amax")
-    new_set = torch.topk(score, size, dim=1, sorted=False).indices.sort(1).values
-    dense = torch.zeros_like(full_corr)
-    dense.scatter_(1, working_set, weights)
-    return new_set, torch.gather(dense, 1, new_set)
+    support = weights > 0
+    support_size = support.sum(1)
+    n_violators = (outside > threshold).sum(1)
+    extra = torch.minimum(n_violators, torch.clamp(support_size, min=min_size))
+    sizes = _bucket(support_size + torch.clamp(extra, min=min_size // 2), n_atoms)
+    # Support atoms rank first, then atoms outside the set by violation.
+    score = outside.scatter_(
+        1, working_set, torch.where(support, torch.inf, -torch.inf).to(outside.dtype)
+    )
+    ranked = torch.topk(score, int(sizes.max()), dim=1, sorted=True).indices
+    groups = []
+    for size in torch.unique(sizes).tolist():
+        positions = torch.nonzero(sizes == size).flatten()
+        new_set = ranked[positions, :size].sort(1).values
+        # Carry the weights over: both sets are sorted, so a binary search
+        # finds each new atom's place in the old set.
+        old_set, old_weights = working_set[positions], weights[positions]
+        place = torch.searchsorted(old_set, new_set).clamp_(max=old_set.shape[1] - 1)
+        found = torch.gather(old_set, 1, place) == new_set
+        new_weights = torch.where(
+            found, torch.gather(old_weights, 1, place), old_weights.new_zeros(())
+        )
+        groups.append((size, positions, new_set, new_weights))
+    return groups
 
 
 def _solve_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
@@ -397,8 +430,6 @@ def _solve_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
     n_rows, n_atoms = z.shape[0], dictionary.atoms.shape[0]
     corr = z @ dictionary.atoms.T  # (B, n_atoms)
     size = min(n_atoms, working_set_size)
-    working_set = _initial_working_set(corr, size)
-    weights = torch.zeros(n_rows, size, dtype=z.dtype, device=z.device)
     # The working-set solve stops on its KKT residual: a gap of tol on the
     # full problem needs correlations accurate to about tol * penalty, floored
     # at what the working precision resolves in a sum of tens of O(1) terms.
@@ -410,62 +441,124 @@ def _solve_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
     previous_gap = torch.full(
         (n_rows,), torch.inf, dtype=torch.float64, device=z.device
     )
-    pending = torch.arange(n_rows, device=z.device)
     finished_parts = []  # (rows, working_set, weights) of rows done in a round
+    # Rows are grouped by working-set size; each group is (rows, set, weights).
+    groups = [
+        (
+            torch.arange(n_rows, device=z.device),
+            _initial_working_set(corr, size),
+            torch.zeros(n_rows, size, dtype=z.dtype, device=z.device),
+        )
+    ]
+    budget_elements = _GRAM_BLOCK_ELEMENTS.get(z.device.type, 4 * 1024**2)
 
-    while True:
-        corr_set = torch.gather(corr[pending], 1, working_set)
-        budget = max_iter - int(sweeps[pending].min())
-        spent = torch.zeros_like(pending)
-        solved = torch.zeros(len(pending), dtype=torch.bool, device=z.device)
-        # Gram blocks take rows * K^2 numbers: split the rows so that memory
-        # stays bounded however large the working sets grow.
-        budget_elements = _GRAM_BLOCK_ELEMENTS.get(z.device.type, 4 * 1024**2)
-        chunk = max(1, budget_elements // working_set.shape[1] ** 2)
-        for start in range(0, len(pending), chunk):
-            part = slice(start, start + chunk)
-            weights[part], spent[part], solved[part] = _solve_working_set(
-                dictionary.gram_block(working_set[part]),
-                corr_set[part],
-                weights[part],
-                l1_penalty,
-                kkt_tol,
-                budget,
+    while groups:
+        next_groups = {}
+        for pending, working_set, weights in groups:
+            corr_set = corr[pending[:, None], working_set]
+            budget = max_iter - int(sweeps[pending].min())
+            spent = torch.zeros_like(pending)
+            solved = torch.zeros(len(pending), dtype=torch.bool, device=z.device)
+            # Gram blocks take rows * K^2 numbers: split the rows so that memory
+            # stays bounded however large the working sets grow.
+            chunk = max(1, budget_elements // working_set.shape[1] ** 2)
+            for start in range(0, len(pending), chunk):
+                part = slice(start, start + chunk)
+                weights[part], spent[part], solved[part] = _solve_working_set(
+                    dictionary.gram_block(working_set[part]),
+                    corr_set[part],
+                    weights[part],
+                    l1_penalty,
+                    kkt_tol,
+                    budget,
+                )
+            sweeps[pending] += spent
+            # Certify on the full problem: one product gives every atom's
+            # correlation with the residual.
+            reconstruction = torch.nn.functional.embedding_bag(
+                working_set, dictionary.atoms, per_sample_weights=weights, mode="sum"
             )
-        sweeps[pending] += spent
-        # Certify on the full problem: one product gives every atom's
-        # correlation with the residual.
-        reconstruction = torch.nn.functional.embedding_bag(
-            working_set, dictionary.atoms, per_sample_weights=weights, mode="sum"
-        )
-        residual = z[pending] - reconstruction
-        full_corr = residual @ dictionary.atoms.T
-        gap = _relative_gap(
-            z[pending], residual, weights.sum(1), full_corr.max(1).values, l1_penalty
-        )
-        gaps[pending] = gap
-        # A row whose every KKT violator is already in its working set cannot
-        # gain from another round: it is optimal to working precision even if
-        # float32 rounding keeps its measured gap above a very small tol.
-        outside = full_corr.scatter(1, working_set, -torch.inf)
-        complete = outside.max(1).values <= l1_penalty + kkt_tol
-        settled = solved & complete
-        # With every violator inside, no progress since the last round means
-        # the working precision's floor is reached.
-        stalled = complete & (gap >= 0.99 * previous_gap[pending])
-        previous_gap[pending] = gap
-        finished = (gap <= tol) | settled | stalled | (sweeps[pending] >= max_iter)
-        converged[pending] = (gap <= tol) | settled
-        finished_parts.append(
-            (pending[finished], working_set[finished], weights[finished])
-        )
-        keep = ~finished
-        if not bool(keep.any()):
-            return finished_parts, gaps, sweeps, converged
-        pending = pending[keep]
-        working_set, weights = _grow_working_set(
-            full_corr[keep], working_set[keep], weights[keep], working_set_size, n_atoms
-        )
+            z_pending = z[pending]
+            residual = z_pending - reconstruction
+            full_corr = residual @ dictionary.atoms.T
+            gap = _relative_gap(
+                z_pending, residual, weights.sum(1), full_corr.max(1).values, l1_penalty
+            )
+            gaps[pending] = gap
+            # A row whose every KKT violator is already in its working set cannot
+            # gain from another round: it is optimal to working precision even if
+            # float32 rounding keeps its measured gap above a very small tol.
+            outside = full_corr.scatter(1, working_set, -torch.inf)
+            complete = outside.max(1).values <= l1_penalty + kkt_tol
+            settled = solved & complete
+            # With every violator inside, no progress since the last round means
+            # the working precision's floor is reached.
+            stalled = complete & (gap >= 0.99 * previous_gap[pending])
+            previous_gap[pending] = gap
+            finished = (gap <= tol) | settled | stalled | (sweeps[pending] >= max_iter)
+            converged[pending] = (gap <= tol) | settled
+            finished_parts.append(
+                (pending[finished], working_set[finished], weights[finished])
+            )
+            keep = ~finished
+            if not bool(keep.any()):
+                continue
+            for size, positions, new_set, new_weights in _next_working_sets(
+                outside[keep],
+                working_set[keep],
+                weights[keep],
+                working_set_size,
+                n_atoms,
+                l1_penalty + kkt_tol,
+            ):
+                next_groups.setdefault(size, []).append(
+                    (pending[keep][positions], new_set, new_weights)
+                )
+        groups = [
+            tuple(torch.cat(parts) for parts in zip(*members, strict=True))
+            for members in next_groups.values()
+        ]
+    return finished_parts, gaps, sweeps, converged
+
+
+def _batch_workers(device, n_samples):
+    """Batches solved at once: one per torch thread on CPU, else one."""
+    if device.type != "cpu":
+        return 1
+    # Below a few hundred rows per batch the per-operation overhead wins.
+    return max(1, min(torch.get_num_threads(), n_samples // 256))
+
+
+_THREAD_COUNT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _cpu_batch_parallelism(device, n_workers):
+    """Yield a ``map`` that solves batches on ``n_workers`` threads.
+
+    The solver runs thousands of small operations per batch. Spread over
+    torch's intra-op threads, each pays a fork-join, and on a busy machine
+    every join waits for a descheduled thread (measured 10-15x slower on 2
+    shared cores). Instead, each worker solves its own batch with one
+    intra-op thread (torch releases the GIL inside operations). The thread
+    count is process-wide, so it is restored on exit.
+    """
+    if device.type != "cpu" or torch.get_num_threads() == 1:
+        yield map
+        return
+    # Concurrent calls from several Python threads take turns: each would
+    # otherwise save another's temporary count of 1 and "restore" it.
+    with _THREAD_COUNT_LOCK:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            if n_workers == 1:  # too few rows to share: one batch, one thread
+                yield map
+            else:
+                with ThreadPoolExecutor(n_workers) as executor:
+                    yield executor.map
+        finally:
+            torch.set_num_threads(previous)
 
 
 def nonnegative_lasso(
@@ -505,10 +598,17 @@ def nonnegative_lasso(
         Most projected-gradient iterations per row. Rows that hit it are returned
         with their gap and a :class:`~sklearn.exceptions.ConvergenceWarning`.
     working_set_size : int, default=32
-        Initial number of candidate atoms per row; doubles as needed.
+        Initial number of candidate atoms per row. A row that needs another
+        round keeps its support and adds its worst KKT violators, up to
+        ``max(support size, working_set_size)`` of them (at least
+        ``working_set_size // 2`` atoms); sizes are per row.
     batch_size : int, default=2048
-        Rows solved together; bounds memory at about
-        ``batch_size * (n_atoms + working_set_size**2)`` numbers.
+        Most rows solved together; bounds memory at about
+        ``batch_size * (n_atoms + working_set_size**2)`` numbers per batch in
+        flight. On CPU, rows are split into equal batches solved in parallel,
+        one per torch thread (``torch.get_num_threads()``), each on one
+        intra-op thread: the process-wide thread count is set to 1 for the
+        call and restored afterwards.
     device : str or torch.device, default="cpu"
         Where to compute.
     dtype : torch.dtype, default=torch.float32
@@ -539,15 +639,36 @@ def nonnegative_lasso(
         raise ValueError("X has no rows to decompose.")
 
     rows, cols, vals, gaps, sweeps, converged = [], [], [], [], [], []
+    n_workers = _batch_workers(device, n_samples)
+    # Equal batches, as many as a multiple of the workers, none above batch_size.
+    n_batches = math.ceil(math.ceil(n_samples / batch_size) / n_workers) * n_workers
+    batch_size = math.ceil(n_samples / n_batches)
     starts = range(0, n_samples, batch_size)
-    with torch.no_grad():
-        for start in progress_bar(
-            starts, progress=progress, desc="decomposing", unit="batch"
-        ):
-            z = X[start : start + batch_size]
-            parts, gap, spent, done = _solve_batch(
-                z, dictionary, float(l1_penalty), tol, max_iter, working_set_size
+
+    def solve(start):
+        with torch.no_grad():
+            return _solve_batch(
+                X[start : start + batch_size],
+                dictionary,
+                float(l1_penalty),
+                tol,
+                max_iter,
+                working_set_size,
             )
+
+    with _cpu_batch_parallelism(device, n_workers) as map_batches:
+        solved = map_batches(solve, starts)
+        for start, (parts, gap, spent, done) in zip(
+            starts,
+            progress_bar(
+                solved,
+                progress=progress,
+                total=len(starts),
+                desc="decomposing",
+                unit="batch",
+            ),
+            strict=True,
+        ):
             for part_rows, part_set, part_weights in parts:
                 nonzero = part_weights > 0
                 rows.append(

@@ -124,3 +124,25 @@ def test_bad_arguments():
         nonnegative_lasso(np.ones((2, 4)), D, 0.1)
     with pytest.raises(ValueError, match="no rows"):
         nonnegative_lasso(np.ones((0, 3)), D, 0.1)
+
+
+def test_parallel_batches_on_cpu_threads_match_one_thread():
+    """With several torch threads, batches run on a thread pool (one intra-op
+    thread each): same codes, and the caller's thread count comes back."""
+    rng = check_random_state(0)
+    D = _coherent_dictionary(rng, 300, 64, 0.5, 30)
+    Z = rng.standard_normal((600, 64))
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = nonnegative_lasso(Z, D, 0.05, batch_size=128).codes.toarray()
+        torch.set_num_threads(2)
+        pooled = nonnegative_lasso(Z, D, 0.05, batch_size=128).codes.toarray()
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError):
+            nonnegative_lasso(Z, D, -1.0, batch_size=128)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_array_equal(pooled, serial)
