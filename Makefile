@@ -31,15 +31,15 @@ system-deps:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
 
-demo: system-deps $(VENV)/.installed-speaker,docs
-	$(BIN)/python -m sklearn_audioconcepts demo
+demo: system-deps $(VENV)/.installed-speaker,docs,parquet
+	$(BIN)/python -m sklearn_audioconcepts demo $(DEMO_ARGS)
 
-test: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask
+test: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 	$(MAKE) docs
 
-docs: $(VENV)/.installed-test,docs,clap,speaker,dask
+docs: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:

@@ -55,6 +55,7 @@ numpydoc_xref_param_type = False
 # Methods inherited from scikit-learn are not documented here, hence not checked.
 numpydoc_validation_checks = {"PR02", "PR10"}
 
+
 # -- sphinx-gallery ----------------------------------------------------------
 
 sphinx_gallery_conf = {

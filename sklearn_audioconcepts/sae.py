@@ -91,13 +91,13 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_latents_, n_features_in_)
+    components_ : ndarray of shape (`n_latents_`, `n_features_in_`)
         Unit-norm decoder directions (rows of ``W_dec``), in normalised units.
-    encoder_weight_ : ndarray of shape (n_latents_, n_features_in_)
+    encoder_weight_ : ndarray of shape (`n_latents_`, `n_features_in_`)
         Encoder matrix ``W_enc``.
-    encoder_bias_ : ndarray of shape (n_latents_,)
+    encoder_bias_ : ndarray of shape (`n_latents_`,)
         Latent bias ``b_enc``.
-    pre_bias_ : ndarray of shape (n_features_in_,)
+    pre_bias_ : ndarray of shape (`n_features_in_`,)
         ``b_pre``, subtracted before encoding and added after decoding.
     input_scale_ : float
         Divisor of the inputs for ``normalize="scale"`` (1.0 otherwise).
@@ -110,7 +110,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     dead_latents_ : ndarray of int
         Latents that fired on no sample during the last epoch (last
         :meth:`partial_fit` call).
-    samples_since_fired_ : ndarray of shape (n_latents_,)
+    samples_since_fired_ : ndarray of shape (`n_latents_`,)
         Training samples since each latent last fired (drives the AuxK loss).
     history_ : list of dict
         One record per epoch (per :meth:`partial_fit` call): ``epoch``,
@@ -278,7 +278,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        codes : ndarray or scipy.sparse.csr_matrix of shape (n_samples, n_latents_)
+        codes : ndarray or scipy.sparse.csr_matrix of shape (n_samples, `n_latents_`)
             Nonnegative latents, at most ``k`` nonzero per row.
         """
         check_is_fitted(self)
@@ -296,12 +296,12 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_latents_)
+        X : {array-like, sparse matrix} of shape (n_samples, `n_latents_`)
             Latent codes, e.g. from :meth:`transform`.
 
         Returns
         -------
-        embeddings : ndarray of shape (n_samples, n_features_in_)
+        embeddings : ndarray of shape (n_samples, `n_features_in_`)
             Decoded embeddings.
         """
         check_is_fitted(self)
@@ -321,7 +321,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        reconstruction : ndarray of shape (n_samples, n_features_in_)
+        reconstruction : ndarray of shape (n_samples, `n_features_in_`)
             ``decode(encode(x))`` in the units of ``X``.
         """
         check_is_fitted(self)
@@ -386,7 +386,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        steered : ndarray of shape (n_samples, n_features_in_)
+        steered : ndarray of shape (n_samples, `n_features_in_`)
             Edited embeddings.
         """
         check_is_fitted(self)

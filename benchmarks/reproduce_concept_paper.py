@@ -1,0 +1,475 @@
+"""Reproduce the experiments of Zhang, Thomaz and Lu (2025) on concept decompositions.
+
+For dense audio embeddings and their sparse concept decompositions
+(:class:`~sklearn_audioconcepts.ConceptDecomposer`), on held-out clips:
+
+1. **Zero-shot accuracy** of the dense embedding and of the concept
+   reconstruction (``inverse_transform``) against class-prompt text
+   embeddings, across an L1 sweep (0.01 to 0.50) with the resulting L0
+   (active concepts per clip), for each vocabulary size (2,000 to 5,000);
+2. **Linear-probe accuracy** (logistic regression) on the dense embeddings
+   and on the concept weights;
+3. **Text-to-audio and audio-to-text retrieval** (R@1/5/10, mAP@10) with
+   captions, dense versus reconstructed;
+4. **Cosine similarity** between each embedding and its reconstruction;
+5. **Top-5 concept distributions per class**: the concepts most often among
+   a clip's five most prominent, per class.
+
+Two data sources:
+
+- default: generated CLAP-like data
+  (:func:`~sklearn_audioconcepts.datasets.make_concept_embeddings`): clips
+  are sparse mixtures of named concepts plus a modality gap and noise; a
+  class prompt is the text-side mixture of the class's concepts and a
+  caption the text-side mixture of a clip's five strongest concepts. The
+  smaller vocabularies are random subsets of the largest, so they miss some
+  of the concepts the clips are made of, as a real vocabulary does.
+- real: ``--clap-checkpoint CKPT --dataset FOLDER``: the clips listed in an
+  ESC-50-style CSV (columns ``filename`` and ``category``, optionally
+  ``fold`` and ``caption``; see :func:`load_labelled_folder`) are embedded
+  with :class:`~sklearn_audioconcepts.CLAPEmbedder`; the vocabulary is the
+  bundled concept list (2,000+ concepts) embedded by the same model's text
+  encoder, sub-sampled for the smaller sizes; class prompts are
+  ``"This is a sound of {category}."``. Retrieval needs a ``caption``
+  column. The test split is ``--test-fold`` (default: the last fold) or a
+  stratified 30% when there are no folds.
+
+Run from the repository root::
+
+    python benchmarks/reproduce_concept_paper.py --quick            # seconds
+    python benchmarks/reproduce_concept_paper.py --output results/  # minutes
+    python benchmarks/reproduce_concept_paper.py \\
+        --clap-checkpoint 630k-audioset-best.pt --dataset ESC-50-master \\
+        --output results/ --cache ~/.cache/esc50-clap
+
+Figures (``--output``): zero-shot and probe accuracy against L0 per
+vocabulary size, reconstruction cosine per L1, per-class concept bars.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
+from sklearn_audioconcepts.datasets import make_concept_embeddings
+from sklearn_audioconcepts.decomposition import explain_weights
+from sklearn_audioconcepts.retrieval import retrieval_scores
+from sklearn_audioconcepts.zero_shot import ZeroShotClassifier
+
+FULL = {
+    "n_samples": 2000,
+    "n_classes": 10,
+    "vocabulary_sizes": [2000, 3000, 4000, 5000],
+    "penalties": [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5],
+}
+QUICK = {
+    "n_samples": 240,
+    "n_classes": 4,
+    "vocabulary_sizes": [200, 400],
+    "penalties": [0.02, 0.1, 0.5],
+}
+PROMPT_TEMPLATE = "This is a sound of {}."
+PROBE_PENALTY = 0.05  # the linear probe, cosine and top-5 figures use this L1
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="small generated run")
+    parser.add_argument("--clap-checkpoint", help="LAION-CLAP checkpoint (real run)")
+    parser.add_argument("--dataset", help="folder with audio and an ESC-50-style CSV")
+    parser.add_argument("--csv", help="the CSV (default: found in --dataset)")
+    parser.add_argument("--test-fold", help="fold held out (default: the last)")
+    parser.add_argument("--clap-text-model", help="local RoBERTa directory")
+    parser.add_argument("--clap-audio-model", default="HTSAT-tiny")
+    parser.add_argument("--cache", help="embedding cache folder (real run)")
+    parser.add_argument(
+        "--vocabulary-sizes", type=int, nargs="+", help="override the sizes swept"
+    )
+    parser.add_argument(
+        "--penalties", type=float, nargs="+", help="override the L1 sweep"
+    )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--output", help="folder for figures, tables and results.json")
+    args = parser.parse_args(argv)
+    if (args.clap_checkpoint is None) != (args.dataset is None):
+        parser.error("--clap-checkpoint and --dataset go together (a real run).")
+    return args
+
+
+# -- data ----------------------------------------------------------------------
+
+
+def load_labelled_folder(folder, csv=None):
+    """Audio paths, labels, folds and captions from an ESC-50-style folder.
+
+    The CSV needs a ``filename`` column (relative to ``<folder>/audio`` when
+    that folder exists, else to ``folder``) and a ``category`` column (a
+    ``label`` or ``class`` column is accepted too); ``fold`` and ``caption``
+    are used when present. Without ``csv``, ``<folder>/meta/esc50.csv`` or
+    the only CSV file in ``folder`` or ``folder/meta`` is read.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``path``, ``category`` and, when given, ``fold`` and
+        ``caption``; one row per clip, in CSV order.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--dataset {folder} is not a folder.")
+    if csv is None:
+        known = folder / "meta" / "esc50.csv"
+        candidates = (
+            [known]
+            if known.is_file()
+            else sorted([*folder.glob("*.csv"), *folder.glob("meta/*.csv")])
+        )
+        if len(candidates) != 1:
+            raise FileNotFoundError(
+                f"Found {len(candidates)} CSV files in {folder} (and meta/); pass the "
+                "one listing the clips with --csv."
+            )
+        csv = candidates[0]
+    table = pd.read_csv(csv)
+    label_column = next(
+        (c for c in ("category", "label", "class") if c in table.columns), None
+    )
+    if "filename" not in table.columns or label_column is None:
+        raise ValueError(
+            f"{csv} needs a 'filename' and a 'category' column; it has "
+            f"{list(table.columns)}."
+        )
+    audio_root = folder / "audio" if (folder / "audio").is_dir() else folder
+    paths = [audio_root / name for name in table["filename"]]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} files listed in {csv} are missing, e.g. {missing[0]}."
+        )
+    result = pd.DataFrame(
+        {"path": [str(p) for p in paths], "category": table[label_column].astype(str)}
+    )
+    for column in ("fold", "caption"):
+        if column in table.columns:
+            result[column] = table[column].to_numpy()
+    return result
+
+
+def generated_data(config, seed):
+    """Generated clips, vocabulary, class prompts and captions (CLAP-like)."""
+    rng = np.random.default_rng(seed)
+    n_concepts = max(config["vocabulary_sizes"])
+    X, vocabulary, codes, y = make_concept_embeddings(
+        config["n_samples"],
+        n_concepts,
+        512,
+        n_active=30,
+        n_classes=config["n_classes"],
+        random_state=seed,
+    )
+    names = np.asarray([f"class {c}" for c in range(config["n_classes"])])
+    labels = names[y]
+    C = vocabulary.embeddings
+    # A class prompt lives on the text side: the mixture of its class's
+    # concepts (mean planted code), plus the text encoder's own noise.
+    class_codes = np.stack([codes[y == c].mean(axis=0) for c in range(len(names))])
+    prompts = _unit(
+        class_codes @ C + 0.05 * rng.standard_normal((len(names), C.shape[1]))
+    )
+    # A caption names a clip's five strongest concepts.
+    top5 = np.argsort(-codes, axis=1)[:, :5]
+    caption_codes = np.zeros_like(codes)
+    np.put_along_axis(caption_codes, top5, np.take_along_axis(codes, top5, 1), 1)
+    captions = _unit(caption_codes @ C + 0.1 * rng.standard_normal(X.shape))
+    return {
+        "X": X,
+        "labels": labels,
+        "class_names": list(names),
+        "prompts": prompts,
+        "captions": captions,
+        "vocabulary": vocabulary,
+        "folds": None,
+        "source": "generated CLAP-like embeddings",
+    }
+
+
+def real_data(args):
+    """CLAP embeddings of a labelled folder, bundled vocabulary, prompts."""
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+    from sklearn_audioconcepts.data import load_audio_concepts
+
+    table = load_labelled_folder(args.dataset, args.csv)
+    embedder = CLAPEmbedder(
+        checkpoint=args.clap_checkpoint,
+        audio_model=args.clap_audio_model,
+        text_model=args.clap_text_model,
+        device=args.device,
+    )
+    start = time.perf_counter()
+    if args.cache:
+        from sklearn_audioconcepts.cache import cached_transform
+
+        X = cached_transform(embedder, list(table["path"]), args.cache)
+    else:
+        X = embedder.transform(list(table["path"]))
+    print(f"Embedded {len(X)} clips in {time.perf_counter() - start:.0f} s.")
+    class_names = sorted(table["category"].unique())
+    vocabulary = ConceptVocabulary.from_texts(load_audio_concepts(), embedder)
+    prompts = embedder.embed_text([PROMPT_TEMPLATE.format(c) for c in class_names])
+    captions = (
+        embedder.embed_text(list(table["caption"].astype(str)))
+        if "caption" in table
+        else None
+    )
+    return {
+        "X": np.asarray(X, dtype=np.float32),
+        "labels": table["category"].to_numpy(),
+        "class_names": class_names,
+        "prompts": prompts,
+        "captions": captions,
+        "vocabulary": vocabulary,
+        "folds": table["fold"].to_numpy() if "fold" in table else None,
+        "source": f"{args.dataset} embedded by CLAP {args.clap_checkpoint}",
+    }
+
+
+def split(data, test_fold, seed):
+    """Boolean test mask: a held-out fold, or a stratified 30%."""
+    n = len(data["X"])
+    if data["folds"] is not None:
+        folds = data["folds"].astype(str)
+        fold = str(test_fold) if test_fold is not None else sorted(set(folds))[-1]
+        if fold not in set(folds):
+            raise ValueError(f"--test-fold {fold} is not one of {sorted(set(folds))}.")
+        return folds == fold
+    _, test = train_test_split(
+        np.arange(n), test_size=0.3, stratify=data["labels"], random_state=seed
+    )
+    mask = np.zeros(n, dtype=bool)
+    mask[test] = True
+    return mask
+
+
+def _unit(A):
+    return A / np.linalg.norm(A, axis=1, keepdims=True)
+
+
+def vocabulary_subsets(vocabulary, sizes, seed):
+    """Nested random subsets of the vocabulary, one per size (sizes capped)."""
+    order = np.random.default_rng(seed).permutation(len(vocabulary))
+    subsets = {}
+    for size in sorted(sizes):
+        if size > len(vocabulary):
+            print(f"(vocabulary size {size} skipped: only {len(vocabulary)} concepts)")
+            continue
+        keep = np.sort(order[:size])
+        subsets[size] = vocabulary.subset([vocabulary.names[i] for i in keep])
+    if not subsets:
+        raise ValueError(f"No vocabulary size fits the {len(vocabulary)} concepts.")
+    return subsets
+
+
+# -- experiments ---------------------------------------------------------------
+
+
+def run(data, test, sizes, penalties, device, seed):
+    X, labels = data["X"], data["labels"]
+    train = ~test
+    zero_shot = ZeroShotClassifier(data["class_names"], text_embeddings=data["prompts"])
+    zero_shot.fit(X[train])
+    dense = {
+        "zero_shot": zero_shot.score(X[test], labels[test]),
+        "probe": LogisticRegression(max_iter=3000)
+        .fit(X[train], labels[train])
+        .score(X[test], labels[test]),
+    }
+    retrieval_texts = None
+    if data["captions"] is not None:
+        retrieval_texts = data["captions"][test]
+        dense["retrieval"] = retrieval_scores(
+            X[test], retrieval_texts, np.arange(test.sum())
+        )
+
+    subsets = vocabulary_subsets(data["vocabulary"], sizes, seed)
+    largest = max(subsets)
+    # The probe-level figures (top concepts, per-class bars) use one setting.
+    shown = min(penalties, key=lambda p: abs(p - PROBE_PENALTY))
+    rows, cosines, best = [], {}, None
+    for size, vocabulary in subsets.items():
+        for penalty in penalties:
+            start = time.perf_counter()
+            decomposer = ConceptDecomposer(
+                vocabulary, l1_penalty=penalty, device=device, progress=False
+            ).fit(X[train])
+            W_train, W_test = (
+                decomposer.transform(X[train]),
+                decomposer.transform(X[test]),
+            )
+            reconstruction = decomposer.inverse_transform(W_test)
+            cosine = decomposer.cosine_similarity(X[test])
+            probe = LogisticRegression(max_iter=3000).fit(W_train, labels[train])
+            row = {
+                "vocabulary_size": size,
+                "l1_penalty": penalty,
+                "l0": float((W_test > 0).sum(axis=1).mean()),
+                "zero_shot": zero_shot.score(reconstruction, labels[test]),
+                "probe": probe.score(W_test, labels[test]),
+                "cosine": float(cosine.mean()),
+                "seconds": time.perf_counter() - start,
+            }
+            if retrieval_texts is not None:
+                scores = retrieval_scores(
+                    reconstruction, retrieval_texts, np.arange(test.sum())
+                )
+                row.update({f"retrieval {k}": v for k, v in scores.items()})
+            rows.append(row)
+            if size == largest:
+                cosines[f"L1={penalty}"] = cosine
+                if penalty == shown:
+                    best = (size, penalty, decomposer, W_test)
+            print(
+                f"  V={size:5d} L1={penalty:<5} L0={row['l0']:6.1f}  zero-shot "
+                f"{row['zero_shot']:.3f}  probe {row['probe']:.3f}  cosine "
+                f"{row['cosine']:.3f}  ({row['seconds']:.1f} s)",
+                flush=True,
+            )
+    return dense, pd.DataFrame(rows), cosines, best
+
+
+def class_top_concepts(decomposer, W_test, labels, top_k=5):
+    """Per class, the concepts most often among a clip's top-5, with counts."""
+    table = explain_weights(W_test, decomposer.get_feature_names_out(), top_k=top_k)
+    table["class"] = labels[table["sample"].to_numpy()]
+    counts = (
+        table.groupby("class")["concept"]
+        .value_counts()
+        .groupby(level=0)
+        .head(top_k)
+        .rename("count")
+        .reset_index()
+    )
+    return counts
+
+
+def report(dense, results, top_concepts, best):
+    print()
+    print(
+        f"Dense embeddings: zero-shot {dense['zero_shot']:.3f}, "
+        f"probe {dense['probe']:.3f}"
+    )
+    if "retrieval" in dense:
+        print("Retrieval (held-out clips and their captions):")
+        size = results["vocabulary_size"].max()
+        at_size = results[results["vocabulary_size"] == size]
+        for key, value in dense["retrieval"].items():
+            concept = ", ".join(
+                f"L1={p}: {v:.3f}"
+                for p, v in zip(at_size["l1_penalty"], at_size[f"retrieval {key}"])
+            )
+            print(f"  {key:<22} dense {value:.3f} | concepts (V={size}) {concept}")
+    size, penalty = best[0], best[1]
+    print(
+        f"Top-5 concepts per class (V={size}, L1={penalty}; count of held-out clips):"
+    )
+    for label, rows in top_concepts.groupby("class"):
+        listed = "; ".join(f"{c} ({n})" for c, n in zip(rows["concept"], rows["count"]))
+        print(f"  {label}: {listed}")
+
+
+def figures(output, dense, results, cosines, best, labels_test):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_audioconcepts.plotting import (
+        plot_class_concepts,
+        plot_reconstruction_cosine,
+        plot_sparsity_tradeoff,
+    )
+
+    sizes = sorted(results["vocabulary_size"].unique())
+    penalties = sorted(results["l1_penalty"].unique())
+    for metric in ("zero_shot", "probe"):
+        pivot_l0 = results.pivot(
+            index="vocabulary_size", columns="l1_penalty", values="l0"
+        )
+        pivot = results.pivot(
+            index="vocabulary_size", columns="l1_penalty", values=metric
+        )
+        figure = plot_sparsity_tradeoff(
+            pivot_l0.loc[sizes, penalties].to_numpy(),
+            pivot.loc[sizes, penalties].to_numpy(),
+            penalties=penalties,
+            baseline=dense[metric],
+            labels=[f"V={s}" for s in sizes],
+        )
+        figure.axes[0].set_ylabel(f"{metric.replace('_', '-')} accuracy")
+        figure.savefig(output / f"{metric}_vs_l0.png", dpi=110, bbox_inches="tight")
+        plt.close(figure)
+    figure = plot_reconstruction_cosine(cosines)
+    figure.savefig(output / "reconstruction_cosine.png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    _, _, decomposer, W_test = best
+    figure = plot_class_concepts(
+        W_test, labels_test, decomposer.get_feature_names_out(), top_k=3
+    )
+    figure.savefig(output / "class_concepts.png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    config = dict(QUICK if args.quick else FULL)
+    if args.vocabulary_sizes:
+        config["vocabulary_sizes"] = args.vocabulary_sizes
+    if args.penalties:
+        config["penalties"] = args.penalties
+    data = real_data(args) if args.dataset else generated_data(config, args.seed)
+    test = split(data, args.test_fold, args.seed)
+    print(
+        f"{data['source']}: {len(data['X'])} clips ({(~test).sum()} train, "
+        f"{test.sum()} test), {len(data['class_names'])} classes, vocabulary "
+        f"{len(data['vocabulary'])} concepts."
+    )
+    dense, results, cosines, best = run(
+        data,
+        test,
+        config["vocabulary_sizes"],
+        config["penalties"],
+        args.device,
+        args.seed,
+    )
+    top_concepts = class_top_concepts(best[2], best[3], data["labels"][test])
+    report(dense, results, top_concepts, best)
+    if args.output:
+        output = Path(args.output)
+        output.mkdir(parents=True, exist_ok=True)
+        results.to_csv(output / "sweep.csv", index=False)
+        top_concepts.to_csv(output / "class_top_concepts.csv", index=False)
+        (output / "results.json").write_text(
+            json.dumps({"dense": dense, "sweep": results.to_dict("records")}, indent=2)
+        )
+        figures(output, dense, results, cosines, best, data["labels"][test])
+        print(f"Tables and figures in {output}/")
+    return {"dense": dense, "sweep": results, "top_concepts": top_concepts}
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

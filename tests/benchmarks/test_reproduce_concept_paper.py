@@ -1,0 +1,107 @@
+"""Quick run of ``benchmarks/reproduce_concept_paper.py`` and its dataset loader."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import torch
+
+SCRIPT = (
+    Path(__file__).resolve().parents[2] / "benchmarks" / "reproduce_concept_paper.py"
+)
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("reproduce_concept_paper", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_run(script, tmp_path_factory):
+    output = tmp_path_factory.mktemp("concept_paper")
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(["--quick", "--threads", "1", "--output", str(output)])
+    finally:
+        torch.set_num_threads(threads)
+    return results, output
+
+
+def test_sweep_covers_penalties_and_vocabulary_sizes(script, quick_run):
+    results, _ = quick_run
+    sweep = results["sweep"]
+    assert set(sweep["l1_penalty"]) == set(script.QUICK["penalties"])
+    assert set(sweep["vocabulary_size"]) == set(script.QUICK["vocabulary_sizes"])
+    # More penalty, fewer active concepts, at every vocabulary size.
+    for _, rows in sweep.groupby("vocabulary_size"):
+        l0 = rows.sort_values("l1_penalty")["l0"].to_numpy()
+        assert (np.diff(l0) < 0).all()
+    for column in ("zero_shot", "probe", "cosine", "retrieval text_to_audio_R@1"):
+        assert sweep[column].between(0, 1).all()
+    # The concept form at mild sparsity is close to the dense embedding.
+    mild = sweep[sweep["l1_penalty"] == min(script.QUICK["penalties"])]
+    assert mild["cosine"].min() > 0.9
+    assert mild["zero_shot"].max() >= results["dense"]["zero_shot"] - 0.1
+    assert 0 <= results["dense"]["retrieval"]["audio_to_text_mAP@10"] <= 1
+
+
+def test_top_concepts_per_class_and_files(quick_run):
+    results, output = quick_run
+    top = results["top_concepts"]
+    assert set(top.columns) == {"class", "concept", "count"}
+    assert (top.groupby("class").size() <= 5).all() and top["class"].nunique() == 4
+    for name in ("zero_shot_vs_l0.png", "probe_vs_l0.png", "reconstruction_cosine.png",
+                 "class_concepts.png"):  # fmt: skip
+        assert (output / name).stat().st_size > 1000
+    stored = json.loads((output / "results.json").read_text())
+    assert len(stored["sweep"]) == len(results["sweep"])
+    assert pd.read_csv(output / "sweep.csv").shape[0] == len(results["sweep"])
+
+
+def _write_esc50_folder(folder, rows):
+    (folder / "audio").mkdir(parents=True)
+    (folder / "meta").mkdir()
+    for name, *_ in rows:
+        soundfile.write(folder / "audio" / name, np.zeros(800), 8000)
+    pd.DataFrame(rows, columns=["filename", "fold", "category"]).to_csv(
+        folder / "meta" / "esc50.csv", index=False
+    )
+
+
+def test_esc50_style_loader(script, tmp_path):
+    rows = [("1-a.wav", 1, "dog"), ("2-b.wav", 2, "rain"), ("2-c.wav", 2, "dog")]
+    _write_esc50_folder(tmp_path, rows)
+    table = script.load_labelled_folder(tmp_path)
+    assert list(table["category"]) == ["dog", "rain", "dog"]
+    assert list(table["fold"]) == [1, 2, 2]
+    assert Path(table["path"][0]) == tmp_path / "audio" / "1-a.wav"
+    data = {"X": np.zeros((3, 2)), "labels": table["category"].to_numpy(),
+            "folds": table["fold"].to_numpy()}  # fmt: skip
+    assert list(script.split(data, None, 0)) == [False, True, True]  # last fold
+    assert list(script.split(data, "1", 0)) == [True, False, False]
+    with pytest.raises(ValueError, match="not one of"):
+        script.split(data, "7", 0)
+
+
+def test_loader_errors(script, tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        script.load_labelled_folder(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="--csv"):
+        script.load_labelled_folder(tmp_path)
+    pd.DataFrame({"filename": ["x.wav"], "category": ["dog"]}).to_csv(
+        tmp_path / "clips.csv", index=False
+    )
+    with pytest.raises(FileNotFoundError, match="missing"):
+        script.load_labelled_folder(tmp_path)
+    pd.DataFrame({"file": ["x.wav"]}).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(ValueError, match="'filename' and a 'category'"):
+        script.load_labelled_folder(tmp_path, tmp_path / "other.csv")
+    with pytest.raises(SystemExit):
+        script.parse_args(["--dataset", str(tmp_path)])  # needs a checkpoint too
