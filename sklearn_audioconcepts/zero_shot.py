@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
@@ -186,10 +187,7 @@ default=None
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, columns in the order of ``classes_``.
         """
-        logits = self.logit_scale * self.decision_function(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return softmax(self.logit_scale * self.decision_function(X), axis=1)
 
     def predict(self, X):
         """The class whose prompt is most similar to each embedding.
