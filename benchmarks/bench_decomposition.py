@@ -68,6 +68,10 @@ Run from the repository root::
     python benchmarks/bench_decomposition.py --sizes 2000 5000 --json out.json
     python benchmarks/bench_decomposition.py --quick   # a few seconds
 
+    # how the cost grows with the number of active concepts
+    python benchmarks/bench_decomposition.py --sizes 2000 --n-samples 2000 \
+        --sklearn-samples 200 --l1-penalty 0.2 0.1 0.05 0.02 0.01
+
 The generator holds a dense ``N x V`` float64 matrix of planted codes, so
 ``--n-samples 100000`` at ``V=10000`` needs about 8 GB of memory.
 """
@@ -127,7 +131,13 @@ def parse_args(argv=None):
         nargs="+",
     )
     parser.add_argument("--admm-samples", type=int, help="rows timed for ADMM [all N]")
-    parser.add_argument("--l1-penalty", type=float, default=0.05, help="[0.05]")
+    parser.add_argument(
+        "--l1-penalty",
+        type=float,
+        nargs="+",
+        default=[0.05],
+        help="one or more penalties, each timed at every size [0.05]",
+    )
     parser.add_argument(
         "--device", default="cpu", help="ours and ADMM: cpu, cuda, cuda:N [cpu]"
     )
@@ -440,17 +450,16 @@ def time_admm(X, dictionary, target, l1_penalty, args):
 # ------------------------------------------------------------------------ one size
 
 
-def bench_size(n_atoms, sklearn_rows, args):
-    start = time.perf_counter()
-    X, dictionary = make_problem(args.n_samples, n_atoms, args.seed)
+def bench_size(n_atoms, sklearn_rows, lam, args, problem):
+    X, dictionary, data_seconds = problem
     row = {
         "n_atoms": n_atoms,
+        "l1_penalty": lam,
         "n_samples": len(X),
         "n_features": N_FEATURES,
-        "data_seconds": time.perf_counter() - start,
+        "data_seconds": data_seconds,
     }
-    lam = args.l1_penalty
-    log(f"V={n_atoms}: data ready ({row['data_seconds']:.1f}s), timing ours")
+    log(f"V={n_atoms}, l1_penalty={lam}: timing ours")
 
     result, row["ours"] = time_ours(X, dictionary, lam, args.device, args.batch_size)
     ours_obj = nonnegative_lasso_objective(X, dictionary, result.codes, lam)
@@ -501,6 +510,7 @@ def _table(header, rows):
 def throughput_table(rows):
     header = [
         "V",
+        "l1",
         "N",
         "ours/s",
         "sklearn/s",
@@ -513,6 +523,7 @@ def throughput_table(rows):
     body = [
         [
             r["n_atoms"],
+            r["l1_penalty"],
             r["n_samples"],
             _fmt(r["ours"]["samples_per_s"], ".0f"),
             _fmt(r["sklearn"]["samples_per_s"], ".1f"),
@@ -530,6 +541,7 @@ def throughput_table(rows):
 def admm_table(rows):
     header = [
         "V",
+        "l1",
         "rho",
         "factor",
         "reached",
@@ -544,6 +556,7 @@ def admm_table(rows):
         body.append(
             [
                 r["n_atoms"],
+                r["l1_penalty"],
                 a["rho"],
                 a["factor"],
                 f"{a['n_reached']}/{a['rows']}",
@@ -559,6 +572,7 @@ def admm_table(rows):
 def agreement_table(rows):
     header = [
         "V",
+        "l1",
         "skl max",
         "skl median",
         "ADMM max",
@@ -572,6 +586,7 @@ def agreement_table(rows):
     body = [
         [
             r["n_atoms"],
+            r["l1_penalty"],
             _fmt(r["sklearn"]["max_rel"], ".1e"),
             _fmt(r["sklearn"]["median_rel"], ".1e"),
             _fmt(r["admm"]["max_rel"], ".1e"),
@@ -594,7 +609,7 @@ def report(results):
         f" | torch {m['torch']} ({m['torch_threads']} threads) | sklearn "
         f"{m['sklearn']} | load avg at start {m['load_average_at_start']}, at end "
         f"{m['load_average_at_end']}",
-        f"problem: d={N_FEATURES}, l1_penalty={c['l1_penalty']}, SpLiCE-normalised "
+        f"problem: d={N_FEATURES}, l1_penalty in {c['l1_penalty']}, SpLiCE-normalised "
         f"make_concept_embeddings(random_state={c['seed']}); ours float32, "
         f"working_set_size={WORKING_SET_SIZE}, tol=1e-6",
         "",
@@ -622,13 +637,13 @@ def report(results):
         "  rule, favourable to ADMM); rows retire once they reach it.",
     ]
     unreached = [
-        r["n_atoms"]
+        (r["n_atoms"], r["l1_penalty"])
         for r in results["rows"]
         if r["admm"]["n_reached"] < r["admm"]["rows"]
     ]
     if unreached:
         lines.append(
-            f"- ADMM did NOT reach equal objective on every row for V={unreached}"
+            f"- ADMM did NOT reach equal objective on every row for (V, l1) in {unreached}"
             " within --admm-max-iter; its throughput there is at the cap and"
             " 'max rel gap' is the remaining objective gap."
         )
@@ -646,7 +661,12 @@ def main(argv=None):
         "rows": [],
     }
     for n_atoms, n_sk in zip(args.sizes, sklearn_rows, strict=True):
-        results["rows"].append(bench_size(n_atoms, n_sk, args))
+        start = time.perf_counter()
+        X, dictionary = make_problem(args.n_samples, n_atoms, args.seed)
+        problem = (X, dictionary, time.perf_counter() - start)
+        log(f"V={n_atoms}: data ready ({problem[2]:.1f}s)")
+        for lam in args.l1_penalty:
+            results["rows"].append(bench_size(n_atoms, n_sk, lam, args, problem))
     results["machine"]["load_average_at_end"] = [
         round(v, 2) for v in (os.getloadavg() if hasattr(os, "getloadavg") else [])
     ]

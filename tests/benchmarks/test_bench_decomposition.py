@@ -72,3 +72,13 @@ def test_admm_x_update_solves_the_ridge_system(bench, n_atoms, method):
     torch.testing.assert_close(update(rhs), expected)
     if method == "auto":
         assert used == ("woodbury" if n_atoms > 16 else "full")
+
+
+def test_several_penalties_give_one_row_each(bench):
+    results = bench.main(["--quick", "--l1-penalty", "0.05", "0.3"])
+    dense, sparse = results["rows"]
+    assert (dense["l1_penalty"], sparse["l1_penalty"]) == (0.05, 0.3)
+    # A larger penalty keeps fewer concepts, for every solver.
+    for solver in ("ours", "sklearn"):
+        assert sparse[solver]["mean_l0"] < dense[solver]["mean_l0"]
+    assert sparse["sklearn"]["max_rel"] <= 1e-4
