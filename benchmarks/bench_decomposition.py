@@ -643,9 +643,9 @@ def report(results):
     ]
     if unreached:
         lines.append(
-            f"- ADMM did NOT reach equal objective on every row for (V, l1) in {unreached}"
-            " within --admm-max-iter; its throughput there is at the cap and"
-            " 'max rel gap' is the remaining objective gap."
+            "- ADMM did NOT reach equal objective on every row for (V, l1) in "
+            f"{unreached} within --admm-max-iter; its throughput there is at the"
+            " cap and 'max rel gap' is the remaining objective gap."
         )
     return "\n".join(lines)
 
