@@ -175,7 +175,8 @@ def _relative_gap(z, residual, l1_norm, max_correlation, l1_penalty):
         1.0,
         l1_penalty / torch.clamp(max_correlation, min=1e-300),
     )
-    dual = 0.5 * (z * z).sum(1) - 0.5 * ((z - scale[:, None] * residual) ** 2).sum(1)
+    # 0.5||z||^2 - 0.5||z - s r||^2, expanded to avoid (n, d) temporaries.
+    dual = scale * (z * residual).sum(1) - 0.5 * scale**2 * residual_sq
     return torch.clamp(primal - dual, min=0.0) / torch.clamp(primal, min=1e-300)
 
 
@@ -187,8 +188,16 @@ def _subproblem_state(gram, corr, weights):
 def _lipschitz_constant(gram, n_iter=12):
     """Largest eigenvalue of each (K, K) Gram block, by power iteration.
 
-    Over-estimated by 5%: a step of ``1 / L`` must not exceed the true
-    inverse curvature for projected gradient to descend.
+    Scaled by 1.05. Power iteration approaches the eigenvalue from below,
+    slowly when the top eigenvalues are close: on the solver's own blocks,
+    12 iterations gave between 0.78 and 1.0 of the true value (median
+    0.999, against ``eigvalsh``), so for a few rows a step of ``1 / L`` is
+    longer than accelerated projected gradient is guaranteed to take. That
+    costs those rows speed, never accuracy: Newton steps are kept only where
+    they lower the objective, and every row is certified by the duality gap.
+    A safety factor of 1.3 measured no faster on typical data and ran out of
+    ``max_iter`` on a degenerate problem (more atoms than dimensions), where
+    the gradient steps carry the solve.
     """
     n_atoms = gram.shape[1]
     # Not the all-ones start: centred atoms nearly sum to zero, so ones can
@@ -261,8 +270,8 @@ def _masked_solve(gram, rhs, mask):
 def _packed_solve(packed, rhs, mask):
     """Batched Cholesky solve on the masked block (identity outside the mask)."""
     eye = torch.eye(packed.shape[1], dtype=packed.dtype, device=packed.device)
-    system = packed * (mask[:, :, None] * mask[:, None, :])
-    system = system + eye * (1.0 - mask)[:, None, :]
+    free = mask > 0
+    system = torch.where(free[:, :, None] & free[:, None, :], packed, eye)
     factor, info = torch.linalg.cholesky_ex(system)
     failed = info != 0
     if bool(failed.any()):
@@ -401,14 +410,18 @@ def _next_working_sets(outside, working_set, weights, min_size, n_atoms, thresho
     """
     support = weights > 0
     support_size = support.sum(1)
-    n_violators = (outside > threshold).sum(1)
-    extra = torch.minimum(n_violators, torch.clamp(support_size, min=min_size))
-    sizes = _bucket(support_size + torch.clamp(extra, min=min_size // 2), n_atoms)
-    # Support atoms rank first, then atoms outside the set by violation.
+    most_added = torch.clamp(support_size, min=min_size)
+    # Support atoms rank first, then atoms outside the set by violation. One
+    # top-k, wide enough for the largest possible set, ranks the atoms and
+    # counts the violators: passes over all atoms cost more than the rest.
     score = outside.scatter_(
         1, working_set, torch.where(support, torch.inf, -torch.inf).to(outside.dtype)
     )
-    ranked = torch.topk(score, int(sizes.max()), dim=1, sorted=True).indices
+    width = min(n_atoms, int(_bucket(support_size + most_added, n_atoms).max()))
+    top_scores, ranked = torch.topk(score, width, dim=1, sorted=True)
+    n_violators = (top_scores > threshold).sum(1) - support_size
+    extra = torch.minimum(n_violators, most_added)
+    sizes = _bucket(support_size + torch.clamp(extra, min=min_size // 2), n_atoms)
     groups = []
     for size in torch.unique(sizes).tolist():
         positions = torch.nonzero(sizes == size).flatten()
@@ -482,14 +495,14 @@ def _solve_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
             residual = z_pending - reconstruction
             full_corr = residual @ dictionary.atoms.T
             gap = _relative_gap(
-                z_pending, residual, weights.sum(1), full_corr.max(1).values, l1_penalty
+                z_pending, residual, weights.sum(1), full_corr.amax(1), l1_penalty
             )
             gaps[pending] = gap
             # A row whose every KKT violator is already in its working set cannot
             # gain from another round: it is optimal to working precision even if
             # float32 rounding keeps its measured gap above a very small tol.
-            outside = full_corr.scatter(1, working_set, -torch.inf)
-            complete = outside.max(1).values <= l1_penalty + kkt_tol
+            outside = full_corr.scatter_(1, working_set, -torch.inf)
+            complete = outside.amax(1) <= l1_penalty + kkt_tol
             settled = solved & complete
             # With every violator inside, no progress since the last round means
             # the working precision's floor is reached.
