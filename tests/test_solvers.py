@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -6,12 +8,13 @@ from sklearn.decomposition import sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from sklearn_audioconcepts import _solvers as solvers
 from sklearn_audioconcepts._solvers import (
     PreparedDictionary,
     nonnegative_lasso,
     nonnegative_lasso_objective,
 )
-from sklearn_audioconcepts.datasets import _coherent_dictionary
+from sklearn_audioconcepts.datasets import _coherent_dictionary, make_concept_embeddings
 
 
 @pytest.mark.parametrize("l1_penalty", [0.02, 0.05, 0.2])
@@ -146,3 +149,36 @@ def test_parallel_batches_on_cpu_threads_match_one_thread():
     finally:
         torch.set_num_threads(previous)
     np.testing.assert_array_equal(pooled, serial)
+
+
+def test_large_incomplete_working_sets_take_gradient_rounds(monkeypatch):
+    """With a hundred or more active atoms, rounds on working sets still known
+    to be incomplete take gradient steps only; the answer stays exact."""
+    X, vocabulary, _, _ = make_concept_embeddings(
+        20, 600, 256, n_active=30, n_clusters=60, random_state=2
+    )
+    D = vocabulary.embeddings - vocabulary.embeddings.mean(0)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    Z = X - X.mean(0)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    rough_rows = []
+    solve_chunk = solvers._solve_chunk
+
+    def spy(gram, corr, weights, exact, *args):
+        rough_rows.append(int((~exact).sum()))
+        return solve_chunk(gram, corr, weights, exact, *args)
+
+    monkeypatch.setattr(solvers, "_solve_chunk", spy)
+    ours = nonnegative_lasso(Z, D, 0.01, dtype=torch.float64)
+    assert sum(rough_rows) > 0
+    assert ours.converged.all() and ours.codes.getnnz(axis=1).min() > 96
+    # scikit-learn's coordinate descent does not reach its own tolerance on
+    # such dense solutions and says so; its objective is still the reference.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = sparse_encode(
+            Z, D, algorithm="lasso_cd", alpha=0.01, positive=True, max_iter=5000
+        )
+    ours_objective = nonnegative_lasso_objective(Z, D, ours.codes, 0.01)
+    reference_objective = nonnegative_lasso_objective(Z, D, reference, 0.01)
+    assert ((ours_objective - reference_objective) / reference_objective).max() <= 1e-4
