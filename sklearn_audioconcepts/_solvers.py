@@ -298,8 +298,10 @@ def _active_set_newton(gram, corr, weights, l1_penalty, n_steps):
     ``G_FF w_F = b_F`` exactly. A fixed point of this map satisfies the KKT
     conditions, and from a projected-gradient warm start it is typically
     reached in two or three steps. Steps are clipped to be feasible and kept
-    only where they lower the objective, so rows that fail (singular ``G_FF``
-    or cycling) keep their iterate and continue with projected gradient.
+    only where they lower the objective; rows where they do not (singular or
+    ill-conditioned ``G_FF``, cycling) take a feasible step on the face of
+    their support instead (:func:`_face_step`), or keep their iterate and
+    continue with projected gradient.
     """
     weights = weights.clone()
     # Rows whose free set did not change are at their fixed point already, so
@@ -322,12 +324,45 @@ def _active_set_newton(gram, corr, weights, l1_penalty, n_steps):
         # a nearly singular G_FF (more free atoms than dimensions) can pass
         # the factorisation in floating point and return a huge solution.
         candidate = torch.clamp(solution, min=0.0)
-        better = _quadratic_objective(
-            sub_gram, sub_target, candidate
-        ) <= _quadratic_objective(sub_gram, sub_target, sub_weights)
-        weights[rows] = torch.where((ok & better)[:, None], candidate, sub_weights)
+        current = _quadratic_objective(sub_gram, sub_target, sub_weights)
+        lower = _quadratic_objective(sub_gram, sub_target, candidate) <= current
+        accepted = ok & lower
+        candidate = torch.where(accepted[:, None], candidate, sub_weights)
+        if not bool(accepted.all()):
+            failed = torch.nonzero(~accepted).flatten()
+            candidate[failed] = _face_step(
+                sub_gram[failed],
+                sub_target[failed],
+                sub_weights[failed],
+                current[failed],
+            )
+        weights[rows] = candidate
         previous_free = free
     return weights
+
+
+def _face_step(gram, target, weights, objective):
+    """A feasible step toward the minimiser on the face of the current support.
+
+    The fallback where an active-set step fails (its clipped solution does not
+    lower the objective, as happens when the support nears the embedding's
+    dimension and ``G_FF`` is ill-conditioned): solve on the support only and
+    move from the iterate toward that solution as far as nonnegativity allows
+    (a Lawson-Hanson step). The objective is convex and the iterate lies on
+    that face, so the step never increases it; weights that reach zero leave
+    the support. Rows where it does not help keep their weights.
+    """
+    support = weights > 0
+    solution, ok = _masked_solve(gram, target, support)
+    direction = solution - weights
+    blocking = support & (direction < 0)
+    ratio = torch.where(blocking, weights / torch.where(blocking, -direction, 1.0), 1.0)
+    step_size = torch.clamp(ratio.amin(1), max=1.0)
+    stepped = torch.clamp(weights + step_size[:, None] * direction, min=0.0)
+    # The blocking weight lands on zero exactly, not on a rounding residue.
+    stepped = torch.where(blocking & (ratio <= step_size[:, None]), 0.0, stepped)
+    improved = ok & (_quadratic_objective(gram, target, stepped) < objective)
+    return torch.where(improved[:, None], stepped, weights)
 
 
 def _quadratic_objective(gram, target, weights):

@@ -151,9 +151,8 @@ def test_parallel_batches_on_cpu_threads_match_one_thread():
     np.testing.assert_array_equal(pooled, serial)
 
 
-def test_large_incomplete_working_sets_take_gradient_rounds(monkeypatch):
-    """With a hundred or more active atoms, rounds on working sets still known
-    to be incomplete take gradient steps only; the answer stays exact."""
+def _dense_problem():
+    """256 dimensions, 600 coherent atoms: small penalties activate hundreds."""
     X, vocabulary, _, _ = make_concept_embeddings(
         20, 600, 256, n_active=30, n_clusters=60, random_state=2
     )
@@ -161,6 +160,24 @@ def test_large_incomplete_working_sets_take_gradient_rounds(monkeypatch):
     D /= np.linalg.norm(D, axis=1, keepdims=True)
     Z = X - X.mean(0)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    return Z, D
+
+
+def _sklearn_objective(Z, D, l1_penalty):
+    # scikit-learn's coordinate descent does not reach its own tolerance on
+    # such dense solutions and says so; its objective is still the reference.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = sparse_encode(
+            Z, D, algorithm="lasso_cd", alpha=l1_penalty, positive=True, max_iter=5000
+        )
+    return nonnegative_lasso_objective(Z, D, reference, l1_penalty)
+
+
+def test_large_incomplete_working_sets_take_gradient_rounds(monkeypatch):
+    """With a hundred or more active atoms, rounds on working sets still known
+    to be incomplete take gradient steps only; the answer stays exact."""
+    Z, D = _dense_problem()
     rough_rows = []
     solve_chunk = solvers._solve_chunk
 
@@ -172,13 +189,20 @@ def test_large_incomplete_working_sets_take_gradient_rounds(monkeypatch):
     ours = nonnegative_lasso(Z, D, 0.01, dtype=torch.float64)
     assert sum(rough_rows) > 0
     assert ours.converged.all() and ours.codes.getnnz(axis=1).min() > 96
-    # scikit-learn's coordinate descent does not reach its own tolerance on
-    # such dense solutions and says so; its objective is still the reference.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        reference = sparse_encode(
-            Z, D, algorithm="lasso_cd", alpha=0.01, positive=True, max_iter=5000
-        )
     ours_objective = nonnegative_lasso_objective(Z, D, ours.codes, 0.01)
-    reference_objective = nonnegative_lasso_objective(Z, D, reference, 0.01)
+    reference_objective = _sklearn_objective(Z, D, 0.01)
+    assert ((ours_objective - reference_objective) / reference_objective).max() <= 1e-4
+
+
+def test_supports_near_the_dimension_converge():
+    """About 220 active atoms in 256 dimensions: G_FF is ill-conditioned and
+    clipped active-set steps fail; feasible steps on the support's face keep
+    every row converging (before them, 7 of these 20 rows ran out of
+    max_iter)."""
+    Z, D = _dense_problem()
+    ours = nonnegative_lasso(Z, D, 0.003, dtype=torch.float64)
+    assert ours.converged.all() and ours.duality_gap.max() <= 1e-6
+    assert ours.codes.getnnz(axis=1).min() > 200
+    ours_objective = nonnegative_lasso_objective(Z, D, ours.codes, 0.003)
+    reference_objective = _sklearn_objective(Z, D, 0.003)
     assert ((ours_objective - reference_objective) / reference_objective).max() <= 1e-4
