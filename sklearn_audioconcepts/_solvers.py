@@ -290,7 +290,7 @@ def _packed_solve(packed, rhs, mask):
     return solution, (info == 0) & torch.isfinite(solution).all(1)
 
 
-def _active_set_newton(gram, corr, weights, l1_penalty, n_steps):
+def _active_set_newton(gram, corr, weights, l1_penalty, n_steps, face_steps=True):
     """Primal-dual active-set (semismooth Newton) steps for the working set.
 
     With ``b = c - l1_penalty`` and multipliers ``mu = G w - b``, each step
@@ -300,8 +300,8 @@ def _active_set_newton(gram, corr, weights, l1_penalty, n_steps):
     reached in two or three steps. Steps are clipped to be feasible and kept
     only where they lower the objective; rows where they do not (singular or
     ill-conditioned ``G_FF``, cycling) take a feasible step on the face of
-    their support instead (:func:`_face_step`), or keep their iterate and
-    continue with projected gradient.
+    their support instead (:func:`_face_step`) when ``face_steps``, or keep
+    their iterate and continue with projected gradient.
     """
     weights = weights.clone()
     # Rows whose free set did not change are at their fixed point already, so
@@ -328,7 +328,7 @@ def _active_set_newton(gram, corr, weights, l1_penalty, n_steps):
         lower = _quadratic_objective(sub_gram, sub_target, candidate) <= current
         accepted = ok & lower
         candidate = torch.where(accepted[:, None], candidate, sub_weights)
-        if not bool(accepted.all()):
+        if face_steps and not bool(accepted.all()):
             failed = torch.nonzero(~accepted).flatten()
             candidate[failed] = _face_step(
                 sub_gram[failed],
@@ -411,8 +411,16 @@ def _solve_working_set(gram, corr, weights, l1_penalty, kkt_tol, max_sweeps):
         sub_weights = _accelerated_projected_gradient(
             sub_gram, sub_corr, weights[active], l1_penalty, sub_lipschitz, n_iter
         )
+        # Rows that two rounds left unsolved are the hard ones (ill-conditioned
+        # supports): from then on, failed Newton steps fall back to face
+        # steps. Earlier, the next gradient steps are the cheaper remedy.
         sub_weights = _active_set_newton(
-            sub_gram, sub_corr, sub_weights, l1_penalty, _NEWTON_STEPS
+            sub_gram,
+            sub_corr,
+            sub_weights,
+            l1_penalty,
+            _NEWTON_STEPS,
+            face_steps=n_iter > 2 * _GRADIENT_STEPS_PER_ROUND,
         )
         weights[active] = sub_weights
         sweeps[active] += n_iter
