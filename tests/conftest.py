@@ -22,17 +22,28 @@ def clap_like():
     return X, vocabulary, codes, y
 
 
-@pytest.fixture(scope="session")
-def centered_problem():
-    """A centred, unit-norm dictionary and rows, as the solver sees them."""
-    X, vocabulary, _, _ = make_concept_embeddings(
-        60, 300, 64, n_active=10, n_clusters=30, random_state=1
-    )
+def _centered_problem(*args, **kwargs):
+    """Rows and dictionary of ``make_concept_embeddings(*args, **kwargs)``,
+    each centred and scaled to unit norm, as the solver sees them."""
+    X, vocabulary, _, _ = make_concept_embeddings(*args, **kwargs)
     dictionary = vocabulary.embeddings - vocabulary.embeddings.mean(0)
     dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
     Z = X - X.mean(0)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True)
     return Z.astype(np.float64), dictionary.astype(np.float64)
+
+
+@pytest.fixture(scope="session")
+def centered_problem():
+    """60 rows over 300 atoms in 64 dimensions, about 10 active per row."""
+    return _centered_problem(60, 300, 64, n_active=10, n_clusters=30, random_state=1)
+
+
+@pytest.fixture(scope="session")
+def dense_centered_problem():
+    """20 rows over 600 atoms in 256 dimensions: small penalties activate
+    hundreds of atoms per row."""
+    return _centered_problem(20, 600, 256, n_active=30, n_clusters=60, random_state=2)
 
 
 def pytest_configure(config):

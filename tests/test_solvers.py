@@ -14,7 +14,7 @@ from sklearn_audioconcepts._solvers import (
     nonnegative_lasso,
     nonnegative_lasso_objective,
 )
-from sklearn_audioconcepts.datasets import _coherent_dictionary, make_concept_embeddings
+from sklearn_audioconcepts.datasets import _coherent_dictionary
 
 
 @pytest.mark.parametrize("l1_penalty", [0.02, 0.05, 0.2])
@@ -151,18 +151,6 @@ def test_parallel_batches_on_cpu_threads_match_one_thread():
     np.testing.assert_array_equal(pooled, serial)
 
 
-def _dense_problem():
-    """256 dimensions, 600 coherent atoms: small penalties activate hundreds."""
-    X, vocabulary, _, _ = make_concept_embeddings(
-        20, 600, 256, n_active=30, n_clusters=60, random_state=2
-    )
-    D = vocabulary.embeddings - vocabulary.embeddings.mean(0)
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    Z = X - X.mean(0)
-    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
-    return Z, D
-
-
 def _sklearn_objective(Z, D, l1_penalty):
     # scikit-learn's coordinate descent does not reach its own tolerance on
     # such dense solutions and says so; its objective is still the reference.
@@ -174,10 +162,12 @@ def _sklearn_objective(Z, D, l1_penalty):
     return nonnegative_lasso_objective(Z, D, reference, l1_penalty)
 
 
-def test_large_incomplete_working_sets_take_gradient_rounds(monkeypatch):
+def test_large_incomplete_working_sets_take_gradient_rounds(
+    dense_centered_problem, monkeypatch
+):
     """With a hundred or more active atoms, rounds on working sets still known
     to be incomplete take gradient steps only; the answer stays exact."""
-    Z, D = _dense_problem()
+    Z, D = dense_centered_problem
     rough_rows = []
     solve_chunk = solvers._solve_chunk
 
@@ -194,12 +184,12 @@ def test_large_incomplete_working_sets_take_gradient_rounds(monkeypatch):
     assert ((ours_objective - reference_objective) / reference_objective).max() <= 1e-4
 
 
-def test_supports_near_the_dimension_converge():
+def test_supports_near_the_dimension_converge(dense_centered_problem):
     """About 220 active atoms in 256 dimensions: G_FF is ill-conditioned and
     clipped active-set steps fail; feasible steps on the support's face keep
     every row converging (before them, 7 of these 20 rows ran out of
     max_iter)."""
-    Z, D = _dense_problem()
+    Z, D = dense_centered_problem
     ours = nonnegative_lasso(Z, D, 0.003, dtype=torch.float64)
     assert ours.converged.all() and ours.duality_gap.max() <= 1e-6
     assert ours.codes.getnnz(axis=1).min() > 200
