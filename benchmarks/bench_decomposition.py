@@ -70,7 +70,7 @@ Run from the repository root::
 
     # how the cost grows with the number of active concepts
     python benchmarks/bench_decomposition.py --sizes 2000 --n-samples 2000 \
-        --sklearn-samples 200 --l1-penalty 0.2 0.1 0.05 0.02 0.01
+        --sklearn-samples 400 --l1-penalty 0.2 0.1 0.05 0.02 0.01
 
 The generator holds a dense ``N x V`` float64 matrix of planted codes, so
 ``--n-samples 100000`` at ``V=10000`` needs about 8 GB of memory.
@@ -447,7 +447,7 @@ def time_admm(X, dictionary, target, l1_penalty, args):
     }
 
 
-# ------------------------------------------------------------------------ one size
+# ------------------------------------------------------- one size and penalty
 
 
 def bench_size(n_atoms, sklearn_rows, lam, args, problem):
