@@ -192,16 +192,16 @@ def _subproblem_state(gram, corr, weights):
 def _lipschitz_constant(gram, n_iter=12, safety=1.05):
     """Largest eigenvalue of each (K, K) Gram block, by power iteration.
 
-    Scaled by 1.05. Power iteration approaches the eigenvalue from below,
-    slowly when the top eigenvalues are close: on the solver's own blocks,
-    12 iterations gave between 0.78 and 1.0 of the true value (median
-    0.999, against ``eigvalsh``), so for a few rows a step of ``1 / L`` is
-    longer than accelerated projected gradient is guaranteed to take. That
-    costs those rows speed, never accuracy: Newton steps are kept only where
-    they lower the objective, and every row is certified by the duality gap.
-    A safety factor of 1.3 measured no faster on typical data and ran out of
-    ``max_iter`` on a degenerate problem (more atoms than dimensions), where
-    the gradient steps carry the solve.
+    Scaled by ``safety``, 1.05 by default. Power iteration approaches the
+    eigenvalue from below, slowly when the top eigenvalues are close: on the
+    solver's own blocks, 12 iterations gave between 0.78 and 1.0 of the true
+    value (median 0.999, against ``eigvalsh``), so for a few rows a step of
+    ``1 / L`` is longer than accelerated projected gradient is guaranteed to
+    take. That costs those rows speed, never accuracy: Newton steps are kept
+    only where they lower the objective, and every row is certified by the
+    duality gap. A safety factor of 1.3 measured no faster on typical data
+    and ran out of ``max_iter`` on a degenerate problem (more atoms than
+    dimensions), where the gradient steps carry the solve.
     """
     n_atoms = gram.shape[1]
     # Not the all-ones start: centred atoms nearly sum to zero, so ones can
@@ -443,9 +443,8 @@ def _solve_chunk(gram, corr, weights, exact, l1_penalty, kkt_tol, max_sweeps):
     the right atoms. Measured with a 2,000-concept vocabulary, together with
     the cheaper step-size estimate of :func:`_rough_steps`: 1.9x faster with
     ~300 active concepts per row, 1.35x with ~190, no change with tens.
-    Such rows are
-    never reported solved, so they always get an exact round before they
-    can finish.
+    Such rows are never reported solved, so they always get an exact round
+    before they can finish.
     """
     if bool(exact.all()):
         return _solve_working_set(gram, corr, weights, l1_penalty, kkt_tol, max_sweeps)
