@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from ._progress import progress_bar
 
@@ -76,9 +77,10 @@ class NonnegativeLassoResult:
         The nonnegative solutions.
     duality_gap : ndarray of shape (n_samples,)
         Relative duality gap ``(primal - dual) / primal`` of each row at exit.
-    n_sweeps : ndarray of shape (n_samples,)
-        Projected-gradient iterations spent on each row (Newton steps are
-        not counted).
+    n_iter : ndarray of shape (n_samples,)
+        Iterations spent on each row: active-set changes for the active-set
+        solver, projected-gradient iterations for the working-set solver
+        (Newton steps are not counted).
     converged : ndarray of bool of shape (n_samples,)
         Whether the row's gap reached ``tol``, or no atom outside its working
         set violates the optimality conditions (optimal to working precision).
@@ -86,7 +88,7 @@ class NonnegativeLassoResult:
 
     codes: sp.csr_matrix
     duality_gap: np.ndarray
-    n_sweeps: np.ndarray
+    n_iter: np.ndarray
     converged: np.ndarray
 
 
@@ -129,6 +131,7 @@ class PreparedDictionary:
         if atoms.ndim != 2:
             raise ValueError(f"dictionary must be 2-D, got shape {tuple(atoms.shape)}.")
         self.atoms = atoms
+        self._float64_atoms = None
         n_atoms = atoms.shape[0]
         self.gram = None
         if n_atoms * n_atoms * atoms.element_size() <= gram_bytes_limit:
@@ -142,6 +145,12 @@ class PreparedDictionary:
     @property
     def dtype(self):
         return self.atoms.dtype
+
+    def float64_atoms(self):
+        """The atoms as a float64 NumPy array (CPU only), made on first use."""
+        if self._float64_atoms is None:
+            self._float64_atoms = self.atoms.double().numpy()
+        return self._float64_atoms
 
     def gram_block(self, working_set):
         """Gram matrices ``D_S @ D_S.T`` of shape (B, K, K) for index sets (B, K)."""
@@ -531,10 +540,8 @@ def _solve_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
     n_rows, n_atoms = z.shape[0], dictionary.atoms.shape[0]
     corr = z @ dictionary.atoms.T  # (B, n_atoms)
     size = min(n_atoms, working_set_size)
-    # The working-set solve stops on its KKT residual: a gap of tol on the
-    # full problem needs correlations accurate to about tol * penalty, floored
-    # at what the working precision resolves in a sum of tens of O(1) terms.
-    kkt_tol = max(tol * l1_penalty, 100 * torch.finfo(z.dtype).eps)
+    # The working-set solve stops on its KKT residual.
+    kkt_tol = _kkt_tolerance(tol, l1_penalty, z.dtype)
 
     gaps = torch.full((n_rows,), torch.inf, dtype=torch.float64, device=z.device)
     sweeps = torch.zeros(n_rows, dtype=torch.long, device=z.device)
@@ -647,15 +654,22 @@ def _cpu_batch_parallelism(device, n_workers):
     torch's intra-op threads, each pays a fork-join, and on a busy machine
     every join waits for a descheduled thread (measured 10-15x slower on 2
     shared cores). Instead, each worker solves its own batch with one
-    intra-op thread (torch releases the GIL inside operations). The thread
-    count is process-wide, so it is restored on exit.
+    intra-op thread (torch releases the GIL inside operations), and NumPy's
+    BLAS (the active-set solver's correlations) runs one thread per worker
+    too. Thread counts are process-wide, so they are restored on exit.
     """
-    if device.type != "cpu" or torch.get_num_threads() == 1:
+    if device.type != "cpu":
         yield map
         return
     # Concurrent calls from several Python threads take turns: each would
     # otherwise save another's temporary count of 1 and "restore" it.
-    with _THREAD_COUNT_LOCK:
+    # NumPy's BLAS runs one thread even for a single worker: its threaded
+    # products round differently, and a row's codes would then depend on
+    # the thread count.
+    with _THREAD_COUNT_LOCK, threadpool_limits(limits=1, user_api="blas"):
+        if torch.get_num_threads() == 1:
+            yield map
+            return
         previous = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -668,11 +682,87 @@ def _cpu_batch_parallelism(device, n_workers):
             torch.set_num_threads(previous)
 
 
+def _kkt_tolerance(tol, l1_penalty, dtype):
+    """KKT tolerance for a relative gap of ``tol``, floored at what ``dtype`` resolves.
+
+    A gap of ``tol`` on the full problem needs correlations accurate to about
+    ``tol * l1_penalty``; the floor is what the working precision resolves in
+    a sum of tens of O(1) terms.
+    """
+    return max(tol * l1_penalty, 100 * torch.finfo(dtype).eps)
+
+
+def _working_set_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
+    """One batch through the PyTorch working-set solver, as COO parts."""
+    parts, gap, spent, converged = _solve_batch(
+        z, dictionary, l1_penalty, tol, max_iter, working_set_size
+    )
+    rows, cols, vals = [], [], []
+    for part_rows, part_set, part_weights in parts:
+        nonzero = part_weights > 0
+        rows.append(part_rows[:, None].expand_as(part_set)[nonzero].cpu())
+        cols.append(part_set[nonzero].cpu())
+        vals.append(part_weights[nonzero].cpu())
+    return (
+        torch.cat(rows).numpy(),
+        torch.cat(cols).numpy(),
+        torch.cat(vals).numpy(),
+        gap.cpu().numpy(),
+        spent.cpu().numpy(),
+        converged.cpu().numpy(),
+    )
+
+
+def _active_set_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
+    """One batch through the compiled active-set solver, as COO parts."""
+    from . import _active_set
+
+    indptr, cols, vals, gap, n_iter, status = _active_set.active_set_lasso(
+        z.numpy(),
+        dictionary.atoms.numpy(),
+        dictionary.gram.numpy(),
+        l1_penalty,
+        kkt_tol=_kkt_tolerance(tol, l1_penalty, z.dtype),
+        max_iter=max_iter,
+        working_set_size=working_set_size,
+        atoms64=dictionary.float64_atoms(),
+    )
+    rows = np.repeat(np.arange(len(gap)), np.diff(indptr))
+    # A row whose optimality conditions hold to the working precision is
+    # optimal even where float32 rounding keeps its measured gap above tol.
+    converged = (status == _active_set.CONVERGED) | (gap <= tol)
+    return rows, cols, vals, gap, n_iter, converged
+
+
+SOLVERS = ("auto", "active_set", "working_set")
+
+
+def _resolve_solver(solver, dictionary):
+    """``"auto"``: the compiled active-set solver on CPU, else the PyTorch one."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+    on_cpu = dictionary.device.type == "cpu"
+    if solver == "auto":
+        return "active_set" if on_cpu and dictionary.gram is not None else "working_set"
+    if solver == "active_set" and not on_cpu:
+        raise ValueError(
+            "solver='active_set' runs on the CPU; use solver='working_set' (or "
+            f"'auto') on device {dictionary.device}."
+        )
+    if solver == "active_set" and dictionary.gram is None:
+        raise ValueError(
+            "solver='active_set' needs the Gram matrix, which exceeds "
+            "gram_bytes_limit for this dictionary; use solver='working_set'."
+        )
+    return solver
+
+
 def nonnegative_lasso(
     X,
     dictionary,
     l1_penalty,
     *,
+    solver="auto",
     tol=1e-6,
     max_iter=1000,
     working_set_size=_MIN_WORKING_SET,
@@ -692,23 +782,33 @@ def nonnegative_lasso(
         :class:`PreparedDictionary` is used as is (its device and dtype win).
     l1_penalty : float
         Weight of the L1 term, >= 0.
+    solver : {"auto", "active_set", "working_set"}, default="auto"
+        ``"active_set"``: the compiled Lawson-Hanson active-set solver of
+        :mod:`._active_set` (CPU only; needs the Gram matrix), exact on each
+        support through updated Cholesky factors. ``"working_set"``: the
+        batched PyTorch solver of this module (CPU or CUDA). ``"auto"``
+        picks the active-set solver on CPU when the Gram matrix is
+        precomputed, the working-set solver otherwise.
     tol : float, default=1e-6
         Stop a row when its relative duality gap ``(primal - dual) / primal``
         on the full problem is at most ``tol``; its objective is then within
-        ``tol`` (relative) of the optimum. In float32 the measured gap of a
-        near-optimal row can stay above a small ``tol`` through rounding
-        alone; such a row is also accepted once its working-set problem meets
-        the optimality conditions to working precision and no atom outside
-        the working set violates them, and ``duality_gap`` reports its
-        measured (loose) gap. Use float64 for a certificate below ~1e-4.
+        ``tol`` (relative) of the optimum. Both solvers stop once no atom
+        violates the optimality conditions by more than
+        ``max(tol * l1_penalty, 100 * eps)``, which bounds the gap by about
+        ``tol``. In float32 the measured gap of a near-optimal row can stay
+        above a small ``tol`` through rounding alone; such a row is accepted
+        because its optimality conditions hold to working precision, and
+        ``duality_gap`` reports its measured (loose) gap. Use float64 for a
+        certificate below ~1e-4.
     max_iter : int, default=1000
-        Most projected-gradient iterations per row. Rows that hit it are returned
-        with their gap and a :class:`~sklearn.exceptions.ConvergenceWarning`.
+        Most iterations per row: active-set changes (an atom entering or
+        leaving the support) for ``"active_set"``, projected-gradient
+        iterations for ``"working_set"``. Rows that hit it are returned with
+        their gap and a :class:`~sklearn.exceptions.ConvergenceWarning`.
     working_set_size : int, default=32
         Initial number of candidate atoms per row. A row that needs another
         round keeps its support and adds its worst KKT violators, up to
-        ``max(support size, working_set_size)`` of them (at least
-        ``working_set_size // 2`` atoms); sizes are per row.
+        ``max(support size, working_set_size)`` of them; sizes are per row.
     batch_size : int, default=2048
         Most rows solved together; bounds memory at about
         ``batch_size * (n_atoms + working_set_size**2)`` numbers per batch in
@@ -719,20 +819,22 @@ def nonnegative_lasso(
     device : str or torch.device, default="cpu"
         Where to compute.
     dtype : torch.dtype, default=torch.float32
-        Working precision.
+        Working precision of the data. The active-set solver keeps its
+        factors and weights in float64 either way.
     progress : bool or "auto", default=False
         Show a progress bar over batches.
 
     Returns
     -------
     result : NonnegativeLassoResult
-        Codes as CSR plus per-row gaps, sweeps and convergence flags.
+        Codes as CSR plus per-row gaps, iterations and convergence flags.
     """
     if l1_penalty < 0:
         raise ValueError(f"l1_penalty must be >= 0, got {l1_penalty}.")
     if not isinstance(dictionary, PreparedDictionary):
         dictionary = PreparedDictionary(dictionary, device=device, dtype=dtype)
     device, dtype = dictionary.device, dictionary.dtype
+    solver = _resolve_solver(solver, dictionary)
     X = torch.as_tensor(X).to(device=device, dtype=dtype)
     n_atoms = dictionary.atoms.shape[0]
     if X.ndim != 2 or X.shape[1] != dictionary.atoms.shape[1]:
@@ -745,7 +847,7 @@ def nonnegative_lasso(
     if n_samples == 0:
         raise ValueError("X has no rows to decompose.")
 
-    rows, cols, vals, gaps, sweeps, converged = [], [], [], [], [], []
+    solve_batch = _active_set_batch if solver == "active_set" else _working_set_batch
     n_workers = _batch_workers(device, n_samples)
     # Equal batches, as many as a multiple of the workers, none above batch_size.
     n_batches = math.ceil(math.ceil(n_samples / batch_size) / n_workers) * n_workers
@@ -754,7 +856,7 @@ def nonnegative_lasso(
 
     def solve(start):
         with torch.no_grad():
-            return _solve_batch(
+            return solve_batch(
                 X[start : start + batch_size],
                 dictionary,
                 float(l1_penalty),
@@ -763,9 +865,10 @@ def nonnegative_lasso(
                 working_set_size,
             )
 
+    rows, cols, vals, gaps, iterations, converged = [], [], [], [], [], []
     with _cpu_batch_parallelism(device, n_workers) as map_batches:
         solved = map_batches(solve, starts)
-        for start, (parts, gap, spent, done) in zip(
+        for start, (part_rows, part_cols, part_vals, gap, spent, done) in zip(
             starts,
             progress_bar(
                 solved,
@@ -776,27 +879,24 @@ def nonnegative_lasso(
             ),
             strict=True,
         ):
-            for part_rows, part_set, part_weights in parts:
-                nonzero = part_weights > 0
-                rows.append(
-                    (part_rows[:, None].expand_as(part_set)[nonzero] + start).cpu()
-                )
-                cols.append(part_set[nonzero].cpu())
-                vals.append(part_weights[nonzero].cpu())
-            gaps.append(gap.cpu())
-            sweeps.append(spent.cpu())
-            converged.append(done.cpu())
+            rows.append(part_rows + start)
+            cols.append(part_cols)
+            vals.append(part_vals)
+            gaps.append(gap)
+            iterations.append(spent)
+            converged.append(done)
 
     numpy_dtype = np.dtype(str(dtype).replace("torch.", ""))
-    codes = sp.coo_matrix(
+    codes = sp.csr_matrix(
         (
-            torch.cat(vals).numpy().astype(numpy_dtype, copy=False),
-            (torch.cat(rows).numpy(), torch.cat(cols).numpy()),
+            np.concatenate(vals).astype(numpy_dtype, copy=False),
+            (np.concatenate(rows), np.concatenate(cols)),
         ),
         shape=(n_samples, n_atoms),
-    ).tocsr()
-    gap = torch.cat(gaps).numpy().astype(np.float64) if gaps else np.zeros(0)
-    converged = torch.cat(converged).numpy()
+    )
+    codes.sort_indices()
+    gap = np.concatenate(gaps).astype(np.float64)
+    converged = np.concatenate(converged)
     if not converged.all():
         warnings.warn(
             f"{int((~converged).sum())} of {n_samples} rows did not reach the relative "
@@ -808,6 +908,6 @@ def nonnegative_lasso(
     return NonnegativeLassoResult(
         codes=codes,
         duality_gap=gap,
-        n_sweeps=torch.cat(sweeps).numpy() if sweeps else np.zeros(0, int),
+        n_iter=np.concatenate(iterations).astype(np.int64),
         converged=converged,
     )
