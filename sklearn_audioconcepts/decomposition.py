@@ -53,8 +53,9 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         spans about 200 down to 5 on real CLAP embeddings. Tune it with
         :class:`~sklearn.model_selection.GridSearchCV`. Time grows with the
         number of active concepts: on 2 CPU cores with 2,000 concepts, about
-        2,600 rows/s at 0.05 and 130 rows/s at 0.01, so the smallest values
-        dominate a grid search.
+        PLACEHOLDER_FAST rows/s at 0.05 and PLACEHOLDER_SLOW rows/s at 0.01
+        (``solver="active_set"``), so the smallest values dominate a grid
+        search.
     center : bool or array-like of shape (n_features,), default=True
         ``True`` centres embeddings on the mean learned in :meth:`fit` and
         concepts on their own mean. An array is used as the embedding mean
@@ -63,14 +64,25 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
     normalize : bool, default=True
         L2-normalise input rows before centring (CLAP embeddings already are;
         this makes the decomposition scale-free for other inputs).
-    solver : {"working_set", "sklearn"}, default="working_set"
-        ``"working_set"``: batched PyTorch working-set solver (accelerated
-        projected gradient with exact active-set Newton steps, certified by
-        the duality gap), on CPU or CUDA. ``"sklearn"``: scikit-learn's
+    solver : {"auto", "active_set", "working_set", "sklearn"}, default="auto"
+        ``"active_set"``: a compiled (numba) Lawson-Hanson active-set solver,
+        CPU only, exact on each support through updated Cholesky factors.
+        ``"working_set"``: a batched PyTorch working-set solver (accelerated
+        projected gradient with exact active-set Newton steps), on CPU or
+        CUDA. Both stop on the optimality conditions of the full problem and
+        report its duality gap. ``"auto"``: ``"active_set"`` on CPU,
+        ``"working_set"`` on CUDA (or when the vocabulary's Gram matrix
+        would exceed 2 GiB). ``"sklearn"``: scikit-learn's
         :func:`~sklearn.decomposition.sparse_encode` with ``lasso_cd``, a CPU
-        reference.
+        reference. The first ``"active_set"`` call in a new environment
+        compiles the solver (about half a minute per dtype); numba caches
+        the result on disk.
     max_iter : int, default=1000
-        Maximum projected-gradient iterations per row.
+        Maximum iterations per row: active-set changes (a concept entering
+        or leaving the support) for ``"active_set"``, projected-gradient
+        iterations for ``"working_set"``, coordinate-descent sweeps for
+        ``"sklearn"``. Supports within a few percent of the embedding's
+        dimension can need more.
     tol : float, default=1e-5
         Relative duality gap at which a row counts as solved; its objective is
         then within ``tol`` of the optimum. In float32, rows whose measured
@@ -126,9 +138,10 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    The working-set solver stops on the duality gap of the full problem, so
-    each row is certified optimal to ``tol``; rows that cannot be certified
-    in ``max_iter`` sweeps raise a :class:`~sklearn.exceptions.ConvergenceWarning`.
+    The active-set and working-set solvers stop on the optimality conditions
+    of the full problem and report its duality gap, so each row is certified
+    optimal to ``tol``; rows that cannot be certified within ``max_iter``
+    raise a :class:`~sklearn.exceptions.ConvergenceWarning`.
 
     References
     ----------
@@ -158,7 +171,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         "l1_penalty": [Interval(Real, 0, None, closed="left")],
         "center": ["boolean", "array-like"],
         "normalize": ["boolean"],
-        "solver": [StrOptions({"working_set", "sklearn"})],
+        "solver": [StrOptions({"auto", "active_set", "working_set", "sklearn"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "device": [str],
@@ -176,7 +189,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         l1_penalty=_DEFAULT_L1_PENALTY,
         center=True,
         normalize=True,
-        solver="working_set",
+        solver="auto",
         max_iter=1000,
         tol=1e-5,
         device="auto",
@@ -216,7 +229,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
             Fitted decomposer.
         """
         self._validate_params()
-        resolve_device(self.device)  # fail now, not at transform, if CUDA is absent
+        self._solver_device()  # fail now, not at transform, on a bad device
         X = self._validate_embeddings(X, reset=True)
         vocabulary = self.vocabulary
         if callable(vocabulary) and not isinstance(vocabulary, ConceptVocabulary):
@@ -455,10 +468,22 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
             raise ValueError("Concept weights contain NaN or infinity.")
         return W
 
+    def _solver_device(self):
+        """The device the solver runs on (``"active_set"``: always the CPU)."""
+        device = resolve_device(self.device)
+        if self.solver != "active_set" or device.type == "cpu":
+            return device
+        if self.device != "auto":
+            raise ValueError(
+                f"solver='active_set' runs on the CPU only, got device="
+                f"{self.device!r}; use solver='auto' or 'working_set' on a GPU."
+            )
+        return resolve_device("cpu")
+
     def _prepared_dictionary(self):
         from ._solvers import PreparedDictionary
 
-        device = resolve_device(self.device)
+        device = self._solver_device()
         _, torch_dtype = resolve_dtype(self.dtype)
         key = (str(device), torch_dtype)
         if key not in self._cache:
@@ -488,6 +513,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
             Z,
             self._prepared_dictionary(),
             self.l1_penalty,
+            solver=self.solver,
             tol=self.tol,
             max_iter=self.max_iter,
             batch_size=self.batch_size,
