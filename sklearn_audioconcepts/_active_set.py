@@ -337,9 +337,8 @@ def _settle(factor, size, halfway, weights, trial, support, cached, n_working, t
 
     From a feasible point, move toward the unconstrained minimiser on the
     support; where that leaves the feasible set, stop at the boundary, drop
-    the atoms that reach zero and repeat. Returns ``(size, n_dropped)``.
+    the atoms that reach zero and repeat. Returns the new size.
     """
-    n_dropped = 0
     while size > 0:
         _back_solve(factor, size, halfway, trial)
         fraction, blocking = 1.0, -1
@@ -355,12 +354,10 @@ def _settle(factor, size, halfway, weights, trial, support, cached, n_working, t
         for q in range(size):
             weights[q] += fraction * (trial[q] - weights[q])
         weights[blocking] = 0.0
-        before = size
         size = _drop_zeros(
             factor, size, weights, support, cached, n_working, halfway, target
         )
-        n_dropped += before - size
-    return size, n_dropped
+    return size
 
 
 @njit(**_JIT)
@@ -383,8 +380,8 @@ def _enter(
 
     From the minimiser on the support (where the entering atom's gradient is
     negative), move to the minimiser on the larger support, stepping back at
-    the boundary as needed. Returns ``(size, n_dropped, ok)``; ``ok`` is
-    False when a ray step finds no blocking atom (rounding only).
+    the boundary as needed. Returns ``(size, ok)``; ``ok`` is False when a
+    ray step finds no blocking atom (rounding only).
     """
     capacity = factor.shape[0]
     atom = working_set[entering]
@@ -403,7 +400,6 @@ def _enter(
     for q in range(size):
         pivot -= column[q] * column[q]
     start = 0.0
-    n_dropped = 0
     if size >= capacity or pivot <= _DEPENDENT_PIVOT * norm:
         # Ray step along e_a - x, x = G_AA^{-1} G_Aa: the objective falls by
         # |g_a| per unit, so go until a support atom reaches zero.
@@ -413,15 +409,13 @@ def _enter(
             if trial[q] > 0.0 and weights[q] < longest * trial[q]:
                 longest, blocking = weights[q] / trial[q], q
         if blocking < 0:
-            return size, 0, False  # an unbounded descent: rounding only
+            return size, False  # an unbounded descent: rounding only
         for q in range(size):
             weights[q] -= longest * trial[q]
         weights[blocking] = 0.0
-        before = size
         size = _drop_zeros(
             factor, size, weights, support, cached, n_working, halfway, target
         )
-        n_dropped = before - size
         for q in range(size):
             trial[q] = gram[support[q], atom]
         _forward_solve(factor, size, trial, column)
@@ -445,10 +439,10 @@ def _enter(
         pivot,
     )
     weights[size - 1] = start
-    size, settled_drops = _settle(
+    size = _settle(
         factor, size, halfway, weights, trial, support, cached, n_working, target
     )
-    return size, n_dropped + settled_drops, True
+    return size, True
 
 
 @njit(**_JIT)
@@ -470,7 +464,7 @@ def _lawson_hanson(
     working_set,
     working_gradient,
 ):
-    """Active-set steps over the working set; returns size, iterations, status.
+    """Lawson-Hanson iterations over the working set; returns size, iterations, status.
 
     The atom with the most negative gradient enters, one per step. (Taking
     several from one gradient refresh measured no faster, with tens or
@@ -484,7 +478,7 @@ def _lawson_hanson(
                 best, entering = working_gradient[t], t
         if entering < 0:
             return size, iterations, CONVERGED
-        size, n_dropped, ok = _enter(
+        size, ok = _enter(
             gram,
             target,
             entering,
@@ -501,7 +495,9 @@ def _lawson_hanson(
         )
         if not ok:
             return size, iterations, BREAKDOWN
-        iterations += 1 + n_dropped
+        # One iteration per entering atom, with the atoms it pushes out: the
+        # outer loop of Lawson and Hanson's method.
+        iterations += 1
         _working_gradient(
             target, working_set, cached, weights, size, n_working, working_gradient
         )
@@ -722,7 +718,7 @@ def active_set_lasso(
     kkt_tol : float
         A row is done when no atom's gradient is below ``-kkt_tol``.
     max_iter : int
-        Most active-set changes (an atom entering or leaving) per row.
+        Most iterations (an atom entering, with any it pushes out) per row.
     working_set_size : int
         Candidates in a row's first working set, and the fewest added per
         later round.
@@ -736,7 +732,7 @@ def active_set_lasso(
     gap : ndarray of shape (n_samples,)
         Relative duality gap of each row.
     n_iter : ndarray of shape (n_samples,)
-        Active-set changes per row.
+        Iterations per row.
     status : ndarray of shape (n_samples,)
         ``CONVERGED``, ``MAX_ITER`` or ``BREAKDOWN`` per row.
     """

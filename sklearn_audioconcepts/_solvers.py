@@ -1,12 +1,18 @@
-"""Batched nonnegative lasso solvers in PyTorch (the same code on CPU and CUDA).
+"""Nonnegative lasso solvers: the entry point and the batched PyTorch solver.
 
 Each row ``z`` of ``X`` is decomposed over the rows of a dictionary ``D``
 (``n_atoms x n_features``) by solving::
 
     min_{w >= 0}  0.5 * ||D.T @ w - z||^2 + l1_penalty * sum(w)
 
-The solver exploits what concept decompositions look like: tens of nonzeros
-among thousands of atoms. It is a *working-set* method:
+:func:`nonnegative_lasso` batches the rows, runs the batches in parallel on
+CPU threads, and hands each batch to one of two solvers: the compiled
+active-set solver of :mod:`._active_set` (CPU; the default there) or the
+working-set solver of this module, written in PyTorch so that the same code
+runs on CPU and CUDA (the default on CUDA).
+
+The working-set solver exploits what concept decompositions look like: tens
+of nonzeros among thousands of atoms. It is a *working-set* method:
 
 1. Correlations ``D @ z`` for a whole batch of rows come from one matrix
    product; each row starts with a small working set of its best-correlated
@@ -78,8 +84,9 @@ class NonnegativeLassoResult:
     duality_gap : ndarray of shape (n_samples,)
         Relative duality gap ``(primal - dual) / primal`` of each row at exit.
     n_iter : ndarray of shape (n_samples,)
-        Iterations spent on each row: active-set changes for the active-set
-        solver, projected-gradient iterations for the working-set solver
+        Iterations spent on each row: Lawson-Hanson iterations (an atom
+        entering, with any it pushes out) for the active-set solver,
+        projected-gradient iterations for the working-set solver
         (Newton steps are not counted).
     converged : ndarray of bool of shape (n_samples,)
         Whether the row's gap reached ``tol``, or no atom outside its working
@@ -801,10 +808,11 @@ def nonnegative_lasso(
         ``duality_gap`` reports its measured (loose) gap. Use float64 for a
         certificate below ~1e-4.
     max_iter : int, default=1000
-        Most iterations per row: active-set changes (an atom entering or
-        leaving the support) for ``"active_set"``, projected-gradient
-        iterations for ``"working_set"``. Rows that hit it are returned with
-        their gap and a :class:`~sklearn.exceptions.ConvergenceWarning`.
+        Most iterations per row: Lawson-Hanson iterations (an atom entering
+        the support, with any it pushes out) for ``"active_set"``,
+        projected-gradient iterations for ``"working_set"``. Rows that hit it
+        are returned with their gap and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     working_set_size : int, default=32
         Initial number of candidate atoms per row. A row that needs another
         round keeps its support and adds its worst KKT violators, up to

@@ -78,11 +78,11 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         compiles the solver (about half a minute per dtype); numba caches
         the result on disk.
     max_iter : int, default=1000
-        Maximum iterations per row: active-set changes (a concept entering
-        or leaving the support) for ``"active_set"``, projected-gradient
-        iterations for ``"working_set"``, coordinate-descent sweeps for
-        ``"sklearn"``. Supports within a few percent of the embedding's
-        dimension can need more.
+        Maximum iterations per row: Lawson-Hanson iterations (a concept
+        entering the support, with any it pushes out) for ``"active_set"``,
+        projected-gradient iterations for ``"working_set"``,
+        coordinate-descent sweeps for ``"sklearn"``. Supports within a few
+        percent of the embedding's dimension can need more.
     tol : float, default=1e-5
         Relative duality gap at which a row counts as solved; its objective is
         then within ``tol`` of the optimum. In float32, rows whose measured

@@ -250,3 +250,37 @@ def test_vocabulary_object_round_trip(tmp_path, clap_like):
     path = vocabulary.save(tmp_path / "vocab")
     assert path.suffix == ".npz"
     assert ConceptVocabulary.load(path) == vocabulary
+
+
+def test_solvers_reach_the_same_optimum(clap_like):
+    X, vocabulary, _, _ = clap_like
+    reference = decomposer(vocabulary, solver="sklearn", dtype="float64").fit(X)
+    Z = reference._center(X[:40])
+    theirs = nonnegative_lasso_objective(
+        Z, reference.components_, reference.transform(X[:40]), reference.l1_penalty
+    )
+    for solver in ("auto", "active_set", "working_set"):
+        est = decomposer(vocabulary, solver=solver, dtype="float64", tol=1e-8).fit(X)
+        ours = nonnegative_lasso_objective(
+            Z, est.components_, est.transform(X[:40]), est.l1_penalty
+        )
+        assert ((ours - theirs) / theirs).max() <= 1e-6, solver
+
+
+def test_active_set_solver_runs_on_the_cpu(clap_like, monkeypatch):
+    """On a machine with CUDA, device="auto" sends the active-set solver to the
+    CPU, and an explicit CUDA device is refused at fit."""
+    import sklearn_audioconcepts.decomposition as module
+
+    X, vocabulary, _, _ = clap_like
+    resolve = module.resolve_device
+    monkeypatch.setattr(
+        module,
+        "resolve_device",
+        lambda device: torch.device("cuda") if device != "cpu" else resolve(device),
+    )
+    est = ConceptDecomposer(vocabulary, solver="active_set", progress=False).fit(X)
+    assert est._solver_device().type == "cpu"
+    assert (est.transform(X[:5]) >= 0).all()
+    with pytest.raises(ValueError, match="runs on the CPU only"):
+        ConceptDecomposer(vocabulary, solver="active_set", device="cuda").fit(X)

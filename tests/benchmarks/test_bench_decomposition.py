@@ -82,3 +82,11 @@ def test_several_penalties_give_one_row_each(bench):
     for solver in ("ours", "sklearn"):
         assert sparse[solver]["mean_l0"] < dense[solver]["mean_l0"]
     assert sparse["sklearn"]["max_rel"] <= 1e-4
+
+
+def test_solver_option_times_the_working_set_solver(bench):
+    results = bench.main(["--quick", "--solver", "working_set"])
+    (row,) = results["rows"]
+    assert results["config"]["solver"] == "working_set"
+    assert "solver=working_set" in results["table"]
+    assert row["ours"]["n_not_converged"] == 0 and row["sklearn"]["max_rel"] <= 1e-4
