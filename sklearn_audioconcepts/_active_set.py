@@ -39,6 +39,8 @@ the GIL released, so a thread pool solves blocks in parallel.
 Nothing here knows about scikit-learn or torch.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from llvmlite import ir
 from llvmlite.binding import llvm_version_info
@@ -61,6 +63,17 @@ _JIT = {
 _DEPENDENT_PIVOT = 1e-9
 
 CONVERGED, MAX_ITER, BREAKDOWN = 0, 1, 2
+
+Factorised = namedtuple(
+    "Factorised", ["factor", "halfway", "weights", "trial", "column", "support"]
+)
+Factorised.__doc__ = """A row's support and its factorisation (one per thread).
+
+``support[:size]`` holds the atoms in factor order, ``weights[:size]``
+their weights, ``factor`` the lower Cholesky factor of ``G_AA`` and
+``halfway`` ``L^{-1} b_A``; ``trial`` and ``column`` are scratch vectors
+(a trial minimiser, ``L^{-1} G_Aa``).
+"""
 # The intrinsic is overloaded on the pointer type: opaque pointers (LLVM 15
 # and later) name it ``.p0``, typed ``i8*`` pointers ``.p0i8``.
 _PREFETCH_INTRINSIC = (
@@ -276,20 +289,10 @@ def _new_candidates(gradient, in_working_set, kkt_tol, most, chosen, values):
 
 @njit(**_JIT)
 def _append(
-    gram,
-    atom,
-    size,
-    factor,
-    halfway,
-    target,
-    support,
-    cached,
-    working_set,
-    n_working,
-    column,
-    pivot,
+    gram, atom, size, factorised, target, cached, working_set, n_working, pivot
 ):
     """Append ``atom`` to the support: factor row ``[column, sqrt(pivot)]``."""
+    factor, halfway, _, _, column, support = factorised
     root = np.sqrt(pivot)
     for q in range(size):
         factor[size, q] = column[q]
@@ -306,8 +309,9 @@ def _append(
 
 
 @njit(**_JIT)
-def _drop_zeros(factor, size, weights, support, cached, n_working, halfway, target):
+def _drop_zeros(factorised, size, cached, n_working, target):
     """Remove support atoms whose weight is zero; returns the new size."""
+    factor, halfway, weights, _, _, support = factorised
     q = size - 1
     removed = False
     while q >= 0:
@@ -332,13 +336,14 @@ def _drop_zeros(factor, size, weights, support, cached, n_working, halfway, targ
 
 
 @njit(**_JIT)
-def _settle(factor, size, halfway, weights, trial, support, cached, n_working, target):
+def _settle(factorised, size, cached, n_working, target):
     """Lawson-Hanson inner loop: reach the minimiser on the support.
 
     From a feasible point, move toward the unconstrained minimiser on the
     support; where that leaves the feasible set, stop at the boundary, drop
     the atoms that reach zero and repeat. Returns the new size.
     """
+    factor, halfway, weights, trial, _, _ = factorised
     while size > 0:
         _back_solve(factor, size, halfway, trial)
         fraction, blocking = 1.0, -1
@@ -354,28 +359,12 @@ def _settle(factor, size, halfway, weights, trial, support, cached, n_working, t
         for q in range(size):
             weights[q] += fraction * (trial[q] - weights[q])
         weights[blocking] = 0.0
-        size = _drop_zeros(
-            factor, size, weights, support, cached, n_working, halfway, target
-        )
+        size = _drop_zeros(factorised, size, cached, n_working, target)
     return size
 
 
 @njit(**_JIT)
-def _enter(
-    gram,
-    target,
-    entering,
-    size,
-    n_working,
-    factor,
-    halfway,
-    weights,
-    trial,
-    column,
-    support,
-    cached,
-    working_set,
-):
+def _enter(gram, target, entering, size, n_working, factorised, cached, working_set):
     """One Lawson-Hanson step: atom ``working_set[entering]`` joins the support.
 
     From the minimiser on the support (where the entering atom's gradient is
@@ -383,6 +372,7 @@ def _enter(
     the boundary as needed. Returns ``(size, ok)``; ``ok`` is False when a
     ray step finds no blocking atom (rounding only).
     """
+    factor, _, weights, trial, column, support = factorised
     capacity = factor.shape[0]
     atom = working_set[entering]
     # The atom's Gram row is gathered at the working set once it joins the
@@ -413,9 +403,7 @@ def _enter(
         for q in range(size):
             weights[q] -= longest * trial[q]
         weights[blocking] = 0.0
-        size = _drop_zeros(
-            factor, size, weights, support, cached, n_working, halfway, target
-        )
+        size = _drop_zeros(factorised, size, cached, n_working, target)
         for q in range(size):
             trial[q] = gram[support[q], atom]
         _forward_solve(factor, size, trial, column)
@@ -425,23 +413,10 @@ def _enter(
         pivot = max(pivot, _DEPENDENT_PIVOT * norm)
         start = longest
     size = _append(
-        gram,
-        atom,
-        size,
-        factor,
-        halfway,
-        target,
-        support,
-        cached,
-        working_set,
-        n_working,
-        column,
-        pivot,
+        gram, atom, size, factorised, target, cached, working_set, n_working, pivot
     )
     weights[size - 1] = start
-    size = _settle(
-        factor, size, halfway, weights, trial, support, cached, n_working, target
-    )
+    size = _settle(factorised, size, cached, n_working, target)
     return size, True
 
 
@@ -454,12 +429,7 @@ def _lawson_hanson(
     size,
     iterations,
     n_working,
-    factor,
-    halfway,
-    weights,
-    trial,
-    column,
-    support,
+    factorised,
     cached,
     working_set,
     working_gradient,
@@ -471,6 +441,7 @@ def _lawson_hanson(
     hundreds of active atoms: the triangular solves and factor updates of
     each step cost more than the refresh.)
     """
+    weights = factorised.weights
     while iterations < max_iter:
         best, entering = -kkt_tol, -1
         for t in range(n_working):
@@ -479,19 +450,7 @@ def _lawson_hanson(
         if entering < 0:
             return size, iterations, CONVERGED
         size, ok = _enter(
-            gram,
-            target,
-            entering,
-            size,
-            n_working,
-            factor,
-            halfway,
-            weights,
-            trial,
-            column,
-            support,
-            cached,
-            working_set,
+            gram, target, entering, size, n_working, factorised, cached, working_set
         )
         if not ok:
             return size, iterations, BREAKDOWN
@@ -540,7 +499,7 @@ def _shrink_to_support(
 
 
 @njit(**_JIT)
-def _duality_gap(z, target, support, weights, halfway, size, gradient, l1_penalty):
+def _duality_gap(z, target, factorised, size, gradient, l1_penalty):
     """Relative gap ``(primal - dual) / primal`` at the solution on the support.
 
     The residual ``r = z - D_A^T w_A`` is never formed: at the minimiser on
@@ -550,6 +509,7 @@ def _duality_gap(z, target, support, weights, halfway, size, gradient, l1_penalt
     no atom's correlation with it (``l1_penalty - gradient``) exceeds the
     penalty.
     """
+    _, halfway, weights, _, _, support = factorised
     z_sq = 0.0
     for p in range(z.shape[0]):
         z_sq += np.float64(z[p]) * z[p]
@@ -599,8 +559,7 @@ def solve_rows(
     ``out_atoms.shape[1]`` bounds the support (``min(n_atoms, n_features)``
     holds any solution the method reaches: its supports are independent).
 
-    Per-thread workspace: ``factor`` (the Cholesky factor of ``G_AA``, support
-    in order), ``halfway`` (``L^{-1} b_A``), ``weights`` (``w_A``),
+    Per-thread workspace: the :class:`Factorised` support,
     ``cached[q, t] = G[support[q], working_set[t]]``, the working set with
     its gradient, membership flags cleared after each row, and the full
     gradient of the last round.
@@ -613,6 +572,7 @@ def solve_rows(
     trial = np.zeros(capacity)
     column = np.zeros(capacity)
     support = np.zeros(capacity, np.int64)
+    factorised = Factorised(factor, halfway, weights, trial, column, support)
     cached = np.empty((capacity, n_atoms), gram.dtype)
     spare = np.empty_like(cached)
     position = np.full(n_atoms, -1, np.int64)
@@ -676,12 +636,7 @@ def solve_rows(
                 size,
                 iterations,
                 n_working,
-                factor,
-                halfway,
-                weights,
-                trial,
-                column,
-                support,
+                factorised,
                 cached,
                 working_set,
                 working_gradient,
@@ -692,9 +647,7 @@ def solve_rows(
         for t in range(n_working):
             in_working_set[working_set[t]] = False
             position[working_set[t]] = -1
-        out_gap[i] = _duality_gap(
-            X[i], target, support, weights, halfway, size, gradient, l1_penalty
-        )
+        out_gap[i] = _duality_gap(X[i], target, factorised, size, gradient, l1_penalty)
         out_size[i] = size
         out_iterations[i] = iterations
         out_status[i] = status

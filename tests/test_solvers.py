@@ -1,9 +1,8 @@
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from _lasso_reference import sklearn_objective
 from sklearn.decomposition import sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -170,39 +169,6 @@ def test_parallel_batches_on_cpu_threads_match_one_thread(solver):
     np.testing.assert_array_equal(pooled.codes.toarray(), serial.codes.toarray())
 
 
-def _sklearn_objective(Z, D, l1_penalty):
-    # scikit-learn's coordinate descent does not reach its own tolerance on
-    # such dense solutions and says so; its objective is still the reference.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        reference = sparse_encode(
-            Z, D, algorithm="lasso_cd", alpha=l1_penalty, positive=True, max_iter=5000
-        )
-    return nonnegative_lasso_objective(Z, D, reference, l1_penalty)
-
-
-def test_large_incomplete_working_sets_take_gradient_rounds(
-    dense_centered_problem, monkeypatch
-):
-    """With a hundred or more active atoms, rounds on working sets still known
-    to be incomplete take gradient steps only; the answer stays exact."""
-    Z, D = dense_centered_problem
-    rough_rows = []
-    solve_chunk = solvers._solve_chunk
-
-    def spy(gram, corr, weights, exact, *args):
-        rough_rows.append(int((~exact).sum()))
-        return solve_chunk(gram, corr, weights, exact, *args)
-
-    monkeypatch.setattr(solvers, "_solve_chunk", spy)
-    ours = nonnegative_lasso(Z, D, 0.01, dtype=torch.float64, solver="working_set")
-    assert sum(rough_rows) > 0
-    assert ours.converged.all() and ours.codes.getnnz(axis=1).min() > 96
-    ours_objective = nonnegative_lasso_objective(Z, D, ours.codes, 0.01)
-    reference_objective = _sklearn_objective(Z, D, 0.01)
-    assert ((ours_objective - reference_objective) / reference_objective).max() <= 1e-4
-
-
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_supports_near_the_dimension_converge(dense_centered_problem, solver):
     """About 220 active atoms in 256 dimensions: G_FF is ill-conditioned. The
@@ -215,7 +181,7 @@ def test_supports_near_the_dimension_converge(dense_centered_problem, solver):
     assert ours.converged.all() and ours.duality_gap.max() <= 1e-6
     assert ours.codes.getnnz(axis=1).min() > 200
     ours_objective = nonnegative_lasso_objective(Z, D, ours.codes, 0.003)
-    reference_objective = _sklearn_objective(Z, D, 0.003)
+    reference_objective = sklearn_objective(Z, D, 0.003)
     assert ((ours_objective - reference_objective) / reference_objective).max() <= 1e-4
 
 
