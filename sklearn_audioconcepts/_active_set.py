@@ -141,6 +141,20 @@ def _back_solve(factor, size, rhs, out):
 
 
 @njit(**_JIT)
+def _new_column(factor, size, gram_column, column, norm):
+    """``column = L^{-1} G_Aa``; returns the pivot ``G_aa - ||column||^2``.
+
+    The factor row an atom would get, and the squared distance of the atom
+    from the span of the support (zero: it is a combination of the support).
+    """
+    _forward_solve(factor, size, gram_column, column)
+    pivot = norm
+    for q in range(size):
+        pivot -= column[q] * column[q]
+    return pivot
+
+
+@njit(**_JIT)
 def _cholesky_delete(factor, size, position):
     """Remove row and column ``position`` from a ``size x size`` lower factor.
 
@@ -310,8 +324,11 @@ def _append(
 
 @njit(**_JIT)
 def _drop_zeros(factorised, size, cached, n_working, target):
-    """Remove support atoms whose weight is zero; returns the new size."""
-    factor, halfway, weights, _, _, support = factorised
+    """Remove support atoms whose weight is zero; returns the new size.
+
+    Overwrites the scratch vector ``trial``.
+    """
+    factor, halfway, weights, trial, _, support = factorised
     q = size - 1
     removed = False
     while q >= 0:
@@ -328,10 +345,8 @@ def _drop_zeros(factorised, size, cached, n_working, target):
         q -= 1
     if removed:
         for i in range(size):
-            acc = target[support[i]]
-            for j in range(i):
-                acc -= factor[i, j] * halfway[j]
-            halfway[i] = acc / factor[i, i]
+            trial[i] = target[support[i]]
+        _forward_solve(factor, size, trial, halfway)
     return size
 
 
@@ -384,11 +399,8 @@ def _enter(gram, target, entering, size, n_working, factorised, cached, working_
     # The cached entries give G[A, atom] without touching G.
     for q in range(size):
         trial[q] = cached[q, entering]
-    _forward_solve(factor, size, trial, column)
     norm = gram[atom, atom]
-    pivot = norm
-    for q in range(size):
-        pivot -= column[q] * column[q]
+    pivot = _new_column(factor, size, trial, column, norm)
     start = 0.0
     if size >= capacity or pivot <= _DEPENDENT_PIVOT * norm:
         # Ray step along e_a - x, x = G_AA^{-1} G_Aa: the objective falls by
@@ -406,11 +418,9 @@ def _enter(gram, target, entering, size, n_working, factorised, cached, working_
         size = _drop_zeros(factorised, size, cached, n_working, target)
         for q in range(size):
             trial[q] = gram[support[q], atom]
-        _forward_solve(factor, size, trial, column)
-        pivot = norm
-        for q in range(size):
-            pivot -= column[q] * column[q]
-        pivot = max(pivot, _DEPENDENT_PIVOT * norm)
+        pivot = max(
+            _new_column(factor, size, trial, column, norm), _DEPENDENT_PIVOT * norm
+        )
         start = longest
     size = _append(
         gram, atom, size, factorised, target, cached, working_set, n_working, pivot

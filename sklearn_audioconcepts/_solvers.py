@@ -902,7 +902,6 @@ def nonnegative_lasso(
         ),
         shape=(n_samples, n_atoms),
     )
-    codes.sort_indices()
     gap = np.concatenate(gaps).astype(np.float64)
     converged = np.concatenate(converged)
     if not converged.all():
