@@ -773,6 +773,8 @@ def _check_outputs(args):
         }[args.command]
     if args.output is not None:
         check_output_path(args.output, suffixes)
+    if getattr(args, "cache", None) is not None:  # embed --cache writes there too
+        check_output_folder(args.cache, option="--cache")
 
 
 def _check_args(args):

@@ -531,6 +531,13 @@ def test_output_paths_fail_before_any_work(
         assert text in err and "--output" in err and "missing" not in err, err
         assert elapsed < 1.0, (argv, elapsed)
     assert not (tmp_path / "out").exists() and not (tmp_path / "sae.pkl").exists()
+    # embed --cache is an output folder too.
+    cache = str(not_a_folder / "cache")
+    argv = ["embed", str(tone_folder), "-o", str(tmp_path / "e.npz"), "--checkpoint",
+            str(tmp_path / "none.pt"), "--cache", cache]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "--cache" in err and "not a folder" in err
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
@@ -686,7 +693,9 @@ def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path, embeddings_file):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_during_sae_fit_saves_nothing(tmp_path, embeddings_file):
+    import queue
     import signal
+    import threading
     import time
 
     path, _ = embeddings_file
@@ -695,8 +704,12 @@ def test_ctrl_c_during_sae_fit_saves_nothing(tmp_path, embeddings_file):
             "-o", str(model), "--max-epochs", "1000000", "--n-latents", "24",
             "--k", "4", "--aux-k", "8", "--device", "cpu"]  # fmt: skip
     process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(
+        target=lambda: lines.put(process.stderr.readline()), daemon=True
+    ).start()
     try:
-        line = process.stderr.readline()  # printed just before the fit starts
+        line = lines.get(timeout=60)  # printed just before the fit starts
         assert line.startswith("Training on 120 embeddings"), line
         time.sleep(1.0)  # well inside the epochs (a million take hours)
         process.send_signal(signal.SIGINT)
