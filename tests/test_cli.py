@@ -22,6 +22,8 @@ from _tiny_clap import build_tiny_clap  # tests/ is on sys.path
 from sklearn_audioconcepts import __version__
 from sklearn_audioconcepts._tables import read_table, write_table
 from sklearn_audioconcepts.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main, run_demo
+from sklearn_audioconcepts.persistence import load_model
+from sklearn_audioconcepts.sae import TopKSparseAutoencoder
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
 # The smallest section of the bundled concept list: keeps text embedding fast.
@@ -209,7 +211,7 @@ def test_embed_errors(tmp_path, tone_folder, capsys):
 
 def test_sae_fit_transform_steer(tmp_path, embeddings_file):
     path, X = embeddings_file
-    model = tmp_path / "sae.joblib"
+    model = tmp_path / "sae.skops"  # skops: loads without --trust-pickle
     common = ["--quiet"]
     fit = [
         "sae",
@@ -231,7 +233,7 @@ def test_sae_fit_transform_steer(tmp_path, embeddings_file):
         "cpu",
     ]
     assert main(fit + common) == EXIT_OK
-    sae = joblib.load(model)
+    sae = load_model(model, expected=TopKSparseAutoencoder)
     assert sae.n_latents_ == 24
 
     latents = tmp_path / "z.npz"
@@ -460,3 +462,130 @@ def test_embed_titanet_missing_checkpoint_is_explained(tmp_path, tone_folder, ca
     assert last.startswith("error:")
     # Without NeMo the message says how to install it; with it, which file.
     assert (str(missing) if _has("nemo") else "sklearn-audioconcepts[speaker]") in last
+
+
+# -- model and input files: never unpickled unless trusted; errors name them ----
+
+
+def _sae_fit_argv(path, model):
+    return ["sae", "fit", str(path), "-o", str(model), "--n-latents", "16",
+            "--k", "2", "--aux-k", "4", "--max-epochs", "2", "--device", "cpu",
+            "--quiet"]  # fmt: skip
+
+
+class _WritesMarker:
+    """Unpickling this object writes a file: a stand-in for a malicious model."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.write_text, (pathlib.Path(self.marker), "code ran")
+
+
+@pytest.mark.parametrize("command", ["transform", "steer"])
+def test_sae_never_unpickles_a_crafted_model(
+    tmp_path, embeddings_file, capsys, command
+):
+    path, _ = embeddings_file
+    marker, out = tmp_path / "marker", tmp_path / "out.npz"
+    crafted = tmp_path / "crafted.joblib"
+    joblib.dump(_WritesMarker(str(marker)), crafted)
+    argv = ["sae", command, str(path), "--model", str(crafted), "-o", str(out)]
+    if command == "steer":
+        argv += ["--latent", "0", "--delta", "1"]
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: could not read TopKSparseAutoencoder model '{crafted}'"
+    )
+    assert "--trust-pickle" in err and "Traceback" not in err
+    assert not marker.exists() and not out.exists()
+    # The file is live: with the flag its code runs (what the help warns of).
+    assert main([*argv, "--trust-pickle"]) == EXIT_FAILURE
+    assert marker.exists() and "holds a int" in capsys.readouterr().err
+
+
+def test_sae_joblib_model_loads_only_with_trust_pickle(
+    tmp_path, embeddings_file, capsys
+):
+    path, X = embeddings_file
+    model = tmp_path / "sae.joblib"
+    assert main(_sae_fit_argv(path, model)) == EXIT_OK
+    sae = joblib.load(model)
+    out = tmp_path / "z.npz"
+    argv = ["sae", "transform", str(path), "--model", str(model), "-o", str(out)]
+    assert main(argv) == EXIT_FAILURE
+    assert "--trust-pickle" in capsys.readouterr().err and not out.exists()
+    assert main([*argv, "--trust-pickle"]) == EXIT_OK  # as before the flag existed
+    np.testing.assert_allclose(read_table(out)[1], sae.transform(X), rtol=1e-6)
+    joblib.dump({"not": "a model"}, tmp_path / "x.joblib")
+    argv[4] = str(tmp_path / "x.joblib")
+    assert main([*argv, "--trust-pickle"]) == EXIT_FAILURE
+    assert "holds a dict, not a TopKSparseAutoencoder" in capsys.readouterr().err
+
+
+def test_sae_fit_writes_skops_with_only_trusted_types(tmp_path, embeddings_file):
+    import skops.io as sio
+
+    from sklearn_audioconcepts.persistence import TRUSTED_TYPES
+
+    path, _ = embeddings_file
+    model = tmp_path / "sae.skops"
+    assert main(_sae_fit_argv(path, model)) == EXIT_OK
+    assert (
+        sio.get_untrusted_types(file=model) == (TRUSTED_TYPES["TopKSparseAutoencoder"])
+    )
+    # Neither skops nor an explicit pickle name: the command line is wrong.
+    assert main(_sae_fit_argv(path, tmp_path / "sae.npz")) == EXIT_USAGE
+    assert not (tmp_path / "sae.npz").exists()
+
+
+def _not_a_model(kind, tmp_path, embeddings):
+    path = tmp_path / f"model-{kind}.skops"
+    if kind == "embeddings file":
+        return embeddings
+    if kind == "vocabulary":
+        from sklearn_audioconcepts import ConceptVocabulary
+
+        return ConceptVocabulary(["a", "b"], np.eye(2, 3)).save(tmp_path / "v.npz")
+    path.write_bytes({"text file": b"hello world\n", "empty": b""}[kind])
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind", ["embeddings file", "vocabulary", "text file", "empty"]
+)
+def test_sae_model_that_is_no_model_names_the_file(
+    tmp_path, embeddings_file, capsys, kind
+):
+    path, _ = embeddings_file
+    model = _not_a_model(kind, tmp_path, path)
+    argv = ["sae", "transform", str(path), "--model", str(model), "-o",
+            str(tmp_path / "z.npz")]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: could not read TopKSparseAutoencoder model '{model}': "
+    )
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sae_unreadable_embeddings_file_names_it(tmp_path, embeddings_file, capsys):
+    path, _ = embeddings_file
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(path.read_bytes()[:100])
+    argv = ["sae", "fit", str(broken), "-o", str(tmp_path / "m.skops")]
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: could not read embeddings file '{broken}': ")
+    assert "truncated" in err
+
+
+@pytest.mark.parametrize("command", ["transform", "steer"])
+def test_sae_help_says_why_pickles_need_a_flag(capsys, command):
+    assert main(["sae", command, "--help"]) == EXIT_OK
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--trust-pickle" in text and "runs any code the file holds" in text
