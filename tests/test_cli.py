@@ -589,3 +589,111 @@ def test_sae_help_says_why_pickles_need_a_flag(capsys, command):
     assert main(["sae", command, "--help"]) == EXIT_OK
     text = " ".join(capsys.readouterr().out.split())
     assert "--trust-pickle" in text and "runs any code the file holds" in text
+
+
+# -- unreadable tables: one error type that names the file -----------------------
+
+
+def _table_bytes(tmp_path, suffix, **replace):
+    rng = np.random.default_rng(0)
+    path = write_table(
+        tmp_path / f"source{suffix}",
+        [f"clip{i}" for i in range(40)],
+        rng.standard_normal((40, 16)),
+        [f"e{j}" for j in range(16)],
+        {"model": "x"},
+    )
+    if replace:
+        with np.load(path) as archive:
+            arrays = {**dict(archive), **replace}
+        np.savez(path, **arrays)
+    return path.read_bytes()
+
+
+def _flip_middle(content):
+    content = bytearray(content)
+    content[len(content) // 2] ^= 0xFF
+    return bytes(content)
+
+
+def _vocabulary_file_bytes(tmp_path):
+    from sklearn_audioconcepts import ConceptVocabulary
+
+    return ConceptVocabulary(["a", "b"], np.eye(2, 3)).save(tmp_path / "v").read_bytes()
+
+
+# case -> (bytes of an .npz table, words the reason must contain)
+_BAD_TABLES = {
+    "empty": (lambda tmp: b"", "empty (0 bytes)"),
+    "truncated": (lambda tmp: _table_bytes(tmp, ".npz")[:500], "truncated"),
+    "flipped byte": (
+        lambda tmp: _flip_middle(_table_bytes(tmp, ".npz")),
+        "damaged",
+    ),
+    "metadata a JSON array": (
+        lambda tmp: _table_bytes(tmp, ".npz", metadata=np.str_("[1, 2]")),
+        "metadata is a JSON array",
+    ),
+    "metadata not JSON": (
+        lambda tmp: _table_bytes(tmp, ".npz", metadata=np.str_("{oops")),
+        "metadata is not valid JSON",
+    ),
+    "text values": (
+        lambda tmp: _table_bytes(tmp, ".npz", values=np.full((40, 16), "x")),
+        "values are not numeric",
+    ),
+    "text file": (lambda tmp: b"id,e0\nclip0,1.0\n", "neither a .npy array"),
+    "vocabulary file": (_vocabulary_file_bytes, "has no ['ids', 'values'] arrays"),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_TABLES))
+def test_unreadable_npz_tables_raise_one_error_naming_the_file(case, tmp_path):
+    import gc
+    import warnings
+
+    from sklearn_audioconcepts import FileReadError
+
+    make, reason = _BAD_TABLES[case]
+    path = tmp_path / "table.npz"
+    path.write_bytes(make(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(FileReadError) as error:
+            read_table(path, kind="embeddings file")
+        gc.collect()  # an unclosed file would warn now
+    message = str(error.value)
+    assert message.startswith(f"could not read embeddings file '{path}': "), message
+    assert reason in message, message
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.skipif(not _has("pyarrow"), reason="Parquet needs pyarrow")
+@pytest.mark.parametrize("case", ["empty", "truncated", "text file", "no id column"])
+def test_unreadable_parquet_tables_raise_one_error_naming_the_file(case, tmp_path):
+    import pyarrow
+    import pyarrow.parquet
+
+    from sklearn_audioconcepts import FileReadError
+
+    path = tmp_path / "table.parquet"
+    if case == "no id column":
+        pyarrow.parquet.write_table(pyarrow.table({"e0": [1.0]}), path)
+    else:
+        good = _table_bytes(tmp_path, ".parquet")
+        content = {"empty": b"", "truncated": good[: len(good) // 2]}
+        path.write_bytes(content.get(case, b"id,e0\nclip0,1.0\n"))
+    with pytest.raises(FileReadError, match="could not read table '.*table.parquet'"):
+        read_table(path)
+
+
+def test_missing_table_is_a_file_read_error_and_file_not_found(tmp_path):
+    from sklearn_audioconcepts import FileReadError
+
+    for suffix in (".npz", ".parquet"):
+        with pytest.raises(FileReadError, match="no such file") as error:
+            read_table(tmp_path / f"nope{suffix}")
+        assert isinstance(error.value, FileNotFoundError)
+    (tmp_path / "t.csv").write_text("id,x\n")
+    with pytest.raises(FileReadError, match="unknown table format '.csv'"):
+        read_table(tmp_path / "t.csv")
