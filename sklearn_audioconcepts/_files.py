@@ -25,6 +25,7 @@ __all__ = [
     "load_npz",
     "load_npy",
     "parse_json",
+    "read_text",
 ]
 
 # What decoding a damaged file raises (zipfile, zlib, numpy's format readers,
@@ -128,6 +129,8 @@ def describe(exc):
         return f"an expected part is missing ({text.strip(chr(34) + chr(39))})."
     if isinstance(exc, UnicodeDecodeError):
         return f"it is not UTF-8 text ({text})."
+    if text.startswith("Object arrays cannot be loaded"):
+        return "it holds Python objects (pickled), which are never loaded."
     if "allow_pickle=False" in text:
         # numpy read neither a .npy nor a zip magic number and fell back to
         # pickle, which we never load.
@@ -197,6 +200,12 @@ def load_npy(kind, path):
                 kind, path, "it is an .npz archive, not a single .npy array."
             )
         return loaded
+
+
+def read_text(kind, path):
+    """The UTF-8 text of a file (e.g. a list of concept names); errors name it."""
+    with reading(kind, path) as path:
+        return path.read_text(encoding="utf-8")
 
 
 def parse_json(kind, path, text, *, what="header"):
