@@ -420,7 +420,7 @@ def test_demo_quick_end_to_end(tmp_path, tiny_clap, capsys):
     assert set(metadata["language"]) == {"en", "es", "ru"}
     concepts = pd.read_csv(tmp_path / "clap_concepts.csv")
     assert {"sound", "concept", "weight"} <= set(concepts.columns)
-    sae = joblib.load(tmp_path / "language_sae.joblib")
+    sae = load_model(tmp_path / "language_sae.skops", expected=TopKSparseAutoencoder)
     assert sae.transform(X).shape == (len(X), 16)
 
 
