@@ -9,6 +9,7 @@ Nothing here unpickles: ``.npz``/``.npy`` files are read with
 ``allow_pickle=False`` (models go through :mod:`sklearn_audioconcepts.persistence`).
 """
 
+import errno
 import json
 import os
 import zipfile
@@ -74,6 +75,10 @@ class FileReadError(ValueError):
 
 class _MissingFileError(FileReadError, FileNotFoundError):
     """No file at the path: a FileReadError that is also a FileNotFoundError."""
+
+    def __init__(self, kind, path, reason):
+        super().__init__(kind, path, reason)
+        self.errno, self.filename = errno.ENOENT, str(path)
 
 
 def check_file(kind, path):
