@@ -15,8 +15,13 @@ Public estimators:
   speaker embeddings into sparse, often mono-semantic features.
 - :class:`TitaNetEmbedder`, :class:`ResemblyzerEmbedder`: audio to speaker
   embeddings (NeMo TitaNet; the pretrained encoder shipped with resemblyzer).
+
+Models are saved and loaded with :mod:`sklearn_audioconcepts.persistence`
+(skops, no code run from the file). A file the package cannot read raises
+:class:`FileReadError`, whose message names the file.
 """
 
+from ._files import FileReadError
 from .clap import CLAPEmbedder
 from .data import load_audio_concepts
 from .decomposition import ConceptDecomposer
@@ -32,6 +37,7 @@ __all__ = [
     "CLAPEmbedder",
     "ConceptDecomposer",
     "ConceptVocabulary",
+    "FileReadError",
     "FineTunedConceptProjector",
     "ResemblyzerEmbedder",
     "TitaNetEmbedder",

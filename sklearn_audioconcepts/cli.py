@@ -10,7 +10,8 @@ Also runs as ``python -m sklearn_audioconcepts``. Commands:
 - ``decompose``: embeddings + vocabulary -> concept weights file;
 - ``explain``: the top concepts of each file, as a table;
 - ``sae fit | transform | steer``: a TopK sparse autoencoder on (speaker)
-  embeddings, saved with joblib;
+  embeddings, saved with skops (``.skops``; joblib/pickle model files load
+  only with ``--trust-pickle``, since unpickling runs code);
 - ``demo``: both papers' pipelines end to end, offline.
 
 Exit codes: 0 success; 1 the command failed (bad data, missing file or
@@ -357,15 +358,21 @@ def _print_explanation(table, ids):
 
 
 def _cmd_sae(args, console):
-    import joblib
     import numpy as np
 
     from ._tables import read_table
+    from .persistence import PICKLE_SUFFIXES, SUFFIX, load_model, save_model
+    from .sae import TopKSparseAutoencoder
 
-    ids, X, columns, _ = read_table(args.embeddings)
     if args.sae_command == "fit":
-        from .sae import TopKSparseAutoencoder
-
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in (SUFFIX, *PICKLE_SUFFIXES):
+            raise UsageError(
+                f"name the model file *{SUFFIX} (loads without running code), "
+                f"not {Path(args.output).name!r}."
+            )
+    ids, X, columns, _ = read_table(args.embeddings, kind="embeddings file")
+    if args.sae_command == "fit":
         sae = TopKSparseAutoencoder(
             n_latents=args.n_latents,
             expansion_factor=args.expansion_factor,
@@ -380,17 +387,29 @@ def _cmd_sae(args, console):
             random_state=args.random_state,
         )
         sae.fit(X)
-        joblib.dump(sae, args.output)
+        if suffix == SUFFIX:
+            save_model(sae, args.output)
+        else:
+            import joblib
+
+            # Asked for by name; loading it back needs --trust-pickle.
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            joblib.dump(sae, args.output)
         console.info(
             f"Trained on {len(X)} embeddings: {sae.n_latents_} latents, k={sae.k}, "
             f"variance explained {sae.score(X):.3f}, {len(sae.dead_latents_)} dead "
             f"latents. Saved to {args.output}."
         )
+        if suffix != SUFFIX:
+            console.info(
+                f"{args.output} is a pickle: 'sae transform' and 'sae steer' load it "
+                f"only with --trust-pickle. A {SUFFIX} file needs no flag."
+            )
         return EXIT_OK
 
-    sae = joblib.load(args.model)
-    if not hasattr(sae, "steer"):
-        raise ValueError(f"{args.model} does not hold a TopKSparseAutoencoder.")
+    sae = load_model(
+        args.model, expected=TopKSparseAutoencoder, trust_pickle=args.trust_pickle
+    )
     metadata = {"model": str(args.model), "embeddings": str(args.embeddings)}
     if args.sae_command == "transform":
         if args.reconstruct:
@@ -632,9 +651,19 @@ def _build_parser():
     sae_commands = sae.add_subparsers(
         dest="sae_command", required=True, metavar="ACTION"
     )
+    trust_pickle = (
+        "also load a joblib/pickle --model file. Unpickling runs any code the file "
+        "holds, so use it only for files you made or trust; .skops files need no flag"
+    )
     fit = sae_commands.add_parser("fit", help="train on an embeddings file")
     fit.add_argument("embeddings")
-    fit.add_argument("-o", "--output", required=True, help="model file (.joblib)")
+    fit.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="model file: NAME.skops (skops; loads without running code), or "
+        "NAME.joblib (a pickle, which transform/steer load only with --trust-pickle)",
+    )
     fit.add_argument("--n-latents", type=int, default=None)
     fit.add_argument("--expansion-factor", type=float, default=8)
     fit.add_argument("--k", type=int, default=32)
@@ -650,6 +679,7 @@ def _build_parser():
     )
     transform.add_argument("embeddings")
     transform.add_argument("--model", required=True, help="model file from sae fit")
+    transform.add_argument("--trust-pickle", action="store_true", help=trust_pickle)
     transform.add_argument("-o", "--output", required=True)
     transform.add_argument(
         "--reconstruct", action="store_true", help="write reconstructions, not latents"
@@ -658,6 +688,7 @@ def _build_parser():
     steer = sae_commands.add_parser("steer", help="edit latents, write embeddings")
     steer.add_argument("embeddings")
     steer.add_argument("--model", required=True, help="model file from sae fit")
+    steer.add_argument("--trust-pickle", action="store_true", help=trust_pickle)
     steer.add_argument("-o", "--output", required=True)
     steer.add_argument("--latent", type=int, nargs="+", required=True)
     steer.add_argument("--value", type=float)

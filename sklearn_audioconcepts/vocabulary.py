@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import FileReadError, load_npz, parse_json
 from ._validation import check_embeddings
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 _FORMAT_VERSION = 1
+_FILE_KIND = "vocabulary"
 
 
 class ConceptVocabulary:
@@ -273,6 +275,8 @@ class ConceptVocabulary:
     def load(cls, path):
         """Read a vocabulary written by :meth:`save`.
 
+        Nothing is unpickled (``allow_pickle=False``).
+
         Parameters
         ----------
         path : str or path-like
@@ -282,26 +286,45 @@ class ConceptVocabulary:
         -------
         vocabulary : ConceptVocabulary
             The vocabulary, with its metadata.
+
+        Raises
+        ------
+        FileReadError
+            When the file is missing (also a :class:`FileNotFoundError`),
+            empty, truncated, damaged, or not a vocabulary file. The message
+            names the file and what is wrong with it.
         """
+        arrays = load_npz(
+            _FILE_KIND,
+            path,
+            ("names", "embeddings", "header"),
+            expected="a vocabulary file written by ConceptVocabulary.save",
+        )
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"No vocabulary file at {path}.")
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                header = json.loads(str(archive["header"]))
-                names = archive["names"].tolist()
-                embeddings = archive["embeddings"]
-        except (KeyError, ValueError, OSError) as exc:
-            raise ValueError(
-                f"{path} is not a vocabulary file written by ConceptVocabulary.save "
-                f"({exc})."
-            ) from None
+        header = parse_json(_FILE_KIND, path, str(arrays["header"]))
         if header.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has vocabulary format {header.get('format_version')}; this "
-                f"version of sklearn-audioconcepts reads format {_FORMAT_VERSION}."
+            raise FileReadError(
+                _FILE_KIND,
+                path,
+                f"it has vocabulary format {header.get('format_version')!r}; this "
+                f"version of sklearn-audioconcepts reads format {_FORMAT_VERSION}.",
             )
-        return cls(names, embeddings, header.get("metadata"))
+        names, metadata = arrays["names"], header.get("metadata")
+        if names.ndim != 1 or names.dtype.kind != "U":
+            raise FileReadError(
+                _FILE_KIND,
+                path,
+                f"its names are a {names.dtype} array of shape {names.shape}, "
+                "not a list of strings.",
+            )
+        if metadata is not None and not isinstance(metadata, dict):
+            raise FileReadError(
+                _FILE_KIND, path, "its header's metadata is not a JSON object."
+            )
+        try:
+            return cls(names.tolist(), arrays["embeddings"], metadata)
+        except (TypeError, ValueError) as exc:
+            raise FileReadError(_FILE_KIND, path, str(exc)) from exc
 
 
 def _check_unique(names):
