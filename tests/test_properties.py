@@ -598,3 +598,14 @@ def test_autoencoder_score_refuses_identical_rows_whatever_their_values():
 def test_vocabulary_refuses_names_that_cannot_be_saved(tmp_path):
     with pytest.raises(ValueError, match="NUL"):
         ConceptVocabulary(["dog\x00", "rain"], np.eye(2))
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e300])
+def test_vocabulary_deduplicate_at_extreme_magnitudes(factor):
+    """Cosines of rows near 1e-300 or 1e300 were NaN, so no copy was found."""
+    base = np.random.default_rng(0).standard_normal((4, 3))
+    base[1] = base[0] * 1.0000001
+    names = ["a", "b", "c", "d"]
+    kept = ConceptVocabulary(names, base * factor).deduplicate(0.99)
+    assert kept.names == ConceptVocabulary(names, base).deduplicate(0.99).names
+    assert "b" not in kept.names
