@@ -238,6 +238,18 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         -------
         self : TopKSparseAutoencoder
             Fitted autoencoder.
+
+        Raises
+        ------
+        ValueError
+            When training diverges (the message names ``lr``), or when the
+            normalised data are beyond what ``dtype`` training can hold.
+
+        Warns
+        -----
+        UserWarning
+            When ``X`` has fewer samples than ``k`` (or only one): the latents
+            of such a fit mean nothing.
         """
         self._validate_params()
         X = self._validate_embeddings(X, reset=True)
