@@ -10,12 +10,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device, resolve_dtype
+from ._numerics import cast_finite, max_abs_rows, row_norms, unit_rows
 from ._validation import check_embeddings, check_input_features
 from .vocabulary import ConceptVocabulary, as_vocabulary
 
 __all__ = ["ConceptDecomposer"]
 
 _DEFAULT_L1_PENALTY = 0.05
+# A centred row whose entries are all below this fraction of the entries it
+# was computed from is rounding noise left by the subtraction: it stays zero.
+_CANCELLATION_RTOL = 1e-12
 
 
 class ConceptDecomposer(TransformerMixin, BaseEstimator):
@@ -237,7 +241,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         self._check_dimension(vocabulary)
 
         X = self._maybe_normalize(X)
-        concepts = _unit_rows(vocabulary.embeddings.astype(np.float64))
+        concepts = unit_rows(vocabulary.embeddings)
         if self.center is False:
             self.mean_ = np.zeros(X.shape[1])
             self.concept_mean_ = np.zeros(X.shape[1])
@@ -245,8 +249,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
             self.mean_ = self._embedding_mean(X)
             self.concept_mean_ = concepts.mean(axis=0)
         self.components_ = self._centered_concepts(concepts, vocabulary)
-        centered_norms = np.linalg.norm(X - self.mean_, axis=1)
-        self.centered_norm_ = float(centered_norms.mean())
+        self.centered_norm_ = _mean_centred_norm(X, self.mean_)
         self.concept_names_ = np.asarray(vocabulary.names, dtype=object)
         self.vocabulary_ = vocabulary
         # Device-side dictionary, built on first use; a cache, not state.
@@ -283,7 +286,9 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         the mean is added back; without, the weighted sum is used as is. The
         result is L2-normalised (when ``normalize=True``), so it can stand in for the
         original embedding, e.g. for zero-shot scoring against text prompts.
-        Rows with no active concept map to the mean embedding.
+        Rows with no active concept map to the mean embedding. Weights must
+        be nonnegative, as :meth:`transform` gives them: a negative weight
+        would subtract a concept, which the decomposition never does.
 
         Parameters
         ----------
@@ -299,10 +304,10 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         weights = self._validate_weights(X)
         centred = np.asarray(weights @ self.components_, dtype=np.float64)
         if self.center is not False:
-            centred = _unit_rows(centred) * self.centered_norm_
+            centred = unit_rows(centred) * self.centered_norm_
         embeddings = self._maybe_normalize(centred + self.mean_)
         numpy_dtype, _ = resolve_dtype(self.dtype)
-        return embeddings.astype(numpy_dtype, copy=False)
+        return cast_finite(embeddings, numpy_dtype, what="The reconstruction")
 
     def score(self, X, y=None):
         """Mean cosine similarity between embeddings and their reconstructions.
@@ -337,7 +342,7 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_embeddings(X, reset=False)
         reconstruction = self.inverse_transform(self._solve(self._center(X)))
-        return np.einsum("ij,ij->i", _unit_rows(X), _unit_rows(reconstruction))
+        return np.einsum("ij,ij->i", unit_rows(X), unit_rows(reconstruction))
 
     def explain(self, X, top_k=5):
         """The most prominent concepts of each embedding, as a tidy table.
@@ -420,12 +425,19 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
                     f"{X.shape[0]} sample. Fit on more embeddings, pass a known mean "
                     "as center=<array>, or use center=False."
                 )
-            return X.mean(axis=0)
+            return _safe_mean(X)
         mean = np.asarray(self.center, dtype=np.float64)
-        if mean.shape != (self.n_features_in_,) or not np.isfinite(mean).all():
+        if mean.shape != (self.n_features_in_,):
             raise ValueError(
                 f"center must be True, False or a finite array of shape "
                 f"({self.n_features_in_},); got an array of shape {mean.shape}."
+            )
+        if not np.isfinite(mean).all():
+            bad = np.flatnonzero(~np.isfinite(mean))
+            raise ValueError(
+                f"center contains NaN or infinity at {len(bad)} position(s) (first: "
+                f"{bad[:5].tolist()}); pass a finite mean embedding, center=True "
+                "to learn it from X, or center=False."
             )
         return mean
 
@@ -444,11 +456,11 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
 
     def _maybe_normalize(self, X):
         X = np.asarray(X, dtype=np.float64)
-        return _unit_rows(X) if self.normalize else X
+        return unit_rows(X) if self.normalize else X
 
     def _center(self, X):
         """Normalise, centre and re-normalise rows (a row at the mean stays zero)."""
-        return _unit_rows(self._maybe_normalize(X) - self.mean_)
+        return _unit_centred(self._maybe_normalize(X), self.mean_)
 
     def _validate_weights(self, W):
         n_concepts = len(self.concept_names_)
@@ -465,6 +477,16 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
             )
         if not np.isfinite(data).all():
             raise ValueError("Concept weights contain NaN or infinity.")
+        if (data < 0).any():
+            negative = W.tocoo() if sp.issparse(W) else sp.coo_matrix(W)
+            rows = np.unique(negative.row[negative.data < 0])
+            raise ValueError(
+                "Concept weights must be nonnegative, as transform returns them; "
+                f"{len(rows)} row(s) have negative weights (first: "
+                f"{rows[:5].tolist()}). "
+                "A concept's absence is a weight of 0; to move an embedding away "
+                "from a concept, edit the embedding itself."
+            )
         return W
 
     def _solver_device(self):
@@ -521,11 +543,35 @@ class ConceptDecomposer(TransformerMixin, BaseEstimator):
         return result.codes.astype(numpy_dtype, copy=False)
 
 
-def _unit_rows(X, eps=1e-12):
-    """L2-normalise rows; rows of (numerically) zero norm stay zero."""
+def _unit_centred(X, mean):
+    """Unit rows of ``X - mean``; rows equal to the mean up to rounding stay zero.
+
+    The rounding floor is relative to the magnitudes subtracted, so the result
+    does not depend on the scale of ``X`` (with ``normalize=False``).
+    """
     X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return np.divide(X, norms, out=np.zeros_like(X), where=norms > eps)
+    largest_mean = float(np.abs(mean).max()) if np.size(mean) else 0.0
+    floor = _CANCELLATION_RTOL * np.maximum(max_abs_rows(X), largest_mean)
+    return unit_rows(X - mean, zero_below=floor)
+
+
+def _safe_mean(X):
+    """Column means without overflow: the sum is taken on max-abs-scaled data."""
+    largest = float(np.abs(X).max())
+    if largest == 0:
+        return np.zeros(X.shape[1])
+    return (X / largest).mean(axis=0) * largest
+
+
+def _mean_centred_norm(X, mean):
+    norm = float(row_norms(X - mean).mean())
+    if not np.isfinite(norm):
+        raise ValueError(
+            "The centred training embeddings have norms beyond the float64 range "
+            f"(largest value {float(np.abs(X).max()):.3g}); rescale X or use "
+            "normalize=True."
+        )
+    return norm
 
 
 def explain_weights(weights, names, top_k=5):

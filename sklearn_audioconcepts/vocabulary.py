@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ._files import FileReadError, load_npz, parse_json
+from ._numerics import unit_rows
 from ._validation import check_embeddings
 
 __all__ = [
@@ -358,8 +359,7 @@ def near_duplicate_mask(embeddings, similarity_threshold, block_size=1024):
     exceeds ``similarity_threshold``. Similarities are computed in blocks, so
     memory stays O(block_size * n) for large vocabularies.
     """
-    units = np.asarray(embeddings, dtype=np.float64)
-    units = units / np.linalg.norm(units, axis=1, keepdims=True)
+    units = unit_rows(embeddings)
     n_rows = units.shape[0]
     keep = np.ones(n_rows, dtype=bool)
     for start in range(0, n_rows, block_size):

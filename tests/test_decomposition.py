@@ -284,3 +284,76 @@ def test_active_set_solver_runs_on_the_cpu(clap_like, monkeypatch):
     assert (est.transform(X[:5]) >= 0).all()
     with pytest.raises(ValueError, match="runs on the CPU only"):
         ConceptDecomposer(vocabulary, solver="active_set", device="cuda").fit(X)
+
+
+# -- extreme magnitudes and weights outside the model (issue 13, items 2, 10) ---
+
+
+@pytest.mark.parametrize(
+    "dtype, factor",
+    [
+        (np.float32, 1e-15),  # below the old 1e-12 normalisation epsilon
+        (np.float64, 1e-15),
+        (np.float32, 1e-30),
+        (np.float64, 1e155),  # squares overflowed in np.linalg.norm
+        (np.float64, 1e-300),  # squares underflowed: "all-zero rows"
+        (np.float64, 1e300),
+    ],
+)
+def test_extreme_magnitudes_give_the_unscaled_decomposition(clap_like, dtype, factor):
+    """Before: every row got the same code (score 0.0), or an all-zero error."""
+    X, vocabulary, _, _ = clap_like
+    X = X[:40].astype(np.float64)
+    scaled = (X * factor).astype(dtype)
+    est = decomposer(vocabulary, dtype="float64").fit(X)
+    expected = est.transform(X)
+    np.testing.assert_allclose(est.transform(scaled), expected, atol=1e-5)
+    assert len(np.unique(est.transform(scaled).round(6), axis=0)) == len(X)
+    assert est.score(scaled) == pytest.approx(est.score(X), abs=1e-6)
+    refitted = clone(est).fit(scaled)
+    np.testing.assert_allclose(refitted.transform(scaled), expected, atol=1e-5)
+    unnormalised = decomposer(vocabulary, dtype="float64", normalize=False)
+    np.testing.assert_allclose(
+        clone(unnormalised).fit(scaled).transform(scaled),
+        clone(unnormalised).fit(X).transform(X),
+        atol=1e-5,
+    )
+
+
+def test_subnormal_rows_keep_their_direction(clap_like):
+    X, vocabulary, _, _ = clap_like
+    est = decomposer(vocabulary, dtype="float64").fit(X)
+    row = X[:1].astype(np.float64)
+    # Entries near 1e-310 are subnormal: fewer significant bits, same direction.
+    tiny = row / np.abs(row).max() * 1e-310
+    np.testing.assert_allclose(est.transform(tiny), est.transform(row), atol=1e-3)
+    with pytest.raises(ValueError, match="all-zero row"):
+        est.transform(np.zeros_like(row))
+
+
+def test_unnormalised_reconstruction_beyond_float32_is_refused(clap_like):
+    X, vocabulary, _, _ = clap_like
+    big = X[:40].astype(np.float64) * 1e200
+    est = decomposer(vocabulary, normalize=False).fit(big)
+    with pytest.raises(ValueError, match="beyond what float32 holds"):
+        est.inverse_transform(est.transform(big))
+    wide = clone(est).set_params(dtype="float64").fit(big)
+    assert np.isfinite(wide.inverse_transform(wide.transform(big))).all()
+
+
+def test_inverse_transform_refuses_negative_weights(clap_like):
+    X, vocabulary, _, _ = clap_like
+    est = decomposer(vocabulary).fit(X)
+    W = est.transform(X[:3])
+    W[1, 0] = -0.5
+    for weights in (W, sp.csr_matrix(W)):
+        with pytest.raises(ValueError, match=r"nonnegative.*first: \[1\]"):
+            est.inverse_transform(weights)
+
+
+def test_center_with_nan_says_nan(clap_like):
+    X, vocabulary, _, _ = clap_like
+    center = np.zeros(X.shape[1])
+    center[[3, 7]] = np.nan
+    with pytest.raises(ValueError, match=r"center contains NaN.*first: \[3, 7\]"):
+        decomposer(vocabulary, center=center).fit(X)
