@@ -138,9 +138,7 @@ def build_vocabulary(
     size = _check_positive_int(size, "size")
     counts = _count_tags(tags)
     blocked = _expletive_words(expletives)
-    counts = Counter(
-        {tag: n for tag, n in counts.items() if not _words(tag) & blocked}
-    )
+    counts = Counter({tag: n for tag, n in counts.items() if not _words(tag) & blocked})
     if kind == "baseline":
         return _ranked(counts)[:size]
     n_candidates = _check_positive_int(n_candidates, "n_candidates")
@@ -331,8 +329,10 @@ def _count_tags(tags):
     counts = Counter()
     if isinstance(tags, Mapping):
         for tag, count in tags.items():
-            if not isinstance(tag, str) or isinstance(count, bool) or not (
-                isinstance(count, Integral) and count >= 0
+            if (
+                not isinstance(tag, str)
+                or isinstance(count, bool)
+                or not (isinstance(count, Integral) and count >= 0)
             ):
                 raise ValueError(
                     "Tag counts must map tag strings to non-negative integers; got "
@@ -379,9 +379,11 @@ def _expletive_words(expletives):
                 'expletives must be "default", None or a list of words, got '
                 f"{expletives!r}."
             )
-        text = resources.files("sklearn_audioconcepts.data").joinpath(
-            "expletives.txt"
-        ).read_text("utf-8")
+        text = (
+            resources.files("sklearn_audioconcepts.data")
+            .joinpath("expletives.txt")
+            .read_text("utf-8")
+        )
         expletives = [
             line for line in text.splitlines() if line and not line.startswith("#")
         ]

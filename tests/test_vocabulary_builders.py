@@ -45,9 +45,7 @@ def test_pruned_drops_letters_and_numbers_merges_misspellings_roots_synonyms():
         assert gone not in names
     assert {"bark", "rain", "car", "synth", "field-recording"} <= set(names)
     assert "automobile" in names  # no synonym given
-    merged = build_vocabulary(
-        CLIPS, "pruned", size=100, synonyms={"automobile": "car"}
-    )
+    merged = build_vocabulary(CLIPS, "pruned", size=100, synonyms={"automobile": "car"})
     assert "automobile" not in merged and merged.index("car") < names.index("car")
     assert build_vocabulary(CLIPS, "pruned", size=2) == ["cough", "dog"]
     # n_candidates limits the pool before pruning.
