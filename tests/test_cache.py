@@ -361,3 +361,35 @@ def test_entry_that_is_not_a_finite_row_is_damaged(bad, corpus, tmp_path):
     with pytest.warns(RuntimeWarning, match=f"Could not read cache entry '{wrong}'"):
         X = cached_transform(StatsEmbedder(), corpus[:3], cache, progress=False)
     np.testing.assert_array_equal(X, reference)
+
+
+def test_cli_failures_csv_keeps_every_batch_reason(corpus, tmp_path, capsys):
+    # The report's symptom: `embed --cache --on-error skip` over several
+    # batches wrote the error and message of the last batch's failures only.
+    import subprocess
+
+    pytest.importorskip("resemblyzer")  # the offline speaker encoder
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("needs espeak-ng to synthesise speech")
+    from sklearn_audioconcepts.cli import main
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i in range(4):
+        text = f"this is spoken sentence number {i}"
+        subprocess.run([espeak, "-w", str(folder / f"utt{i}.wav"), text], check=True)
+    for name in ("a", "b", "c"):  # with batches of 2: failures in two batches
+        (folder / f"broken_{name}.wav").write_bytes(f"RIFF not audio {name}".encode())
+    out = tmp_path / "e.npz"
+    argv = ["embed", str(folder), "-o", str(out), "--model", "resemblyzer",
+            "--device", "cpu", "--cache", str(tmp_path / "cache"), "--on-error",
+            "skip", "--batch-size", "2", "--quiet"]  # fmt: skip
+    with pytest.warns(UserWarning, match="could not be embedded"):
+        assert main(argv) == 0
+    assert "3 of 7 files could not be embedded" in capsys.readouterr().err
+    failures = pd.read_csv(tmp_path / "e.failed.csv")
+    assert list(failures["id"]) == ["broken_a.wav", "broken_b.wav", "broken_c.wav"]
+    assert failures["error"].notna().all()
+    for name, message in zip("abc", failures["message"]):
+        assert f"broken_{name}.wav" in message
