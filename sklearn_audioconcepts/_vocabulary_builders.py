@@ -80,8 +80,10 @@ def build_vocabulary(
         "car"}``. The count of a merged tag is added to its target.
     clustering : {"kmeans", "minibatch"}, default="kmeans"
         For ``"clustered"``: scikit-learn's :class:`~sklearn.cluster.KMeans`
-        or the faster, approximate
-        :class:`~sklearn.cluster.MiniBatchKMeans`.
+        (about a minute for 10,000 tags into 2,000 clusters on two CPU
+        cores) or the approximate :class:`~sklearn.cluster.MiniBatchKMeans`,
+        which can leave clusters empty and so return fewer than ``size``
+        names.
     random_state : int, RandomState instance or None, default=None
         Seeds the k-means of ``"clustered"``; an int makes it reproducible.
 
@@ -258,7 +260,7 @@ def _clustered(candidates, size, embedder, clustering, random_state):
     if clustering == "kmeans":
         model = KMeans(n_clusters=size, n_init=1, random_state=random_state)
     else:
-        model = MiniBatchKMeans(n_clusters=size, n_init=3, random_state=random_state)
+        model = MiniBatchKMeans(n_clusters=size, n_init=1, random_state=random_state)
     labels = model.fit_predict(embeddings)
     centroids = model.cluster_centers_
     similarity = np.einsum("ij,ij->i", embeddings, centroids[labels])
