@@ -7,6 +7,10 @@ and Lu (2025): :func:`concepts_from_labels` (class labels),
 :func:`concepts_from_captions` (frequent caption phrases). Each returns at
 most ``max_size`` de-duplicated names, ready for
 :meth:`ConceptVocabulary.from_texts`.
+
+:func:`build_vocabulary` reproduces the paper's own three tag vocabularies
+(baseline, pruned, clustered) from FSD50K's tags, which :func:`read_tags`
+reads (also from a plain CSV).
 """
 
 import json
@@ -20,12 +24,15 @@ import numpy as np
 from ._files import FileReadError, load_npz, parse_json
 from ._numerics import unit_rows
 from ._validation import check_embeddings
+from ._vocabulary_builders import build_vocabulary, read_tags
 
 __all__ = [
     "ConceptVocabulary",
+    "build_vocabulary",
     "concepts_from_captions",
     "concepts_from_labels",
     "concepts_from_tags",
+    "read_tags",
 ]
 
 _FORMAT_VERSION = 1
