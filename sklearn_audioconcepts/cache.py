@@ -40,9 +40,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._files import FileReadError, load_npy
 from ._progress import progress_bar
 
 __all__ = ["EmbeddingCache", "cached_transform", "embedder_identity", "file_digest"]
+
+# How FileReadError and the warnings name a cache file.
+_ENTRY_KIND = "cache entry"
 
 _FORMAT_VERSION = 1
 # Parameters that change how an embedder runs but not what it returns for a
@@ -116,11 +120,13 @@ class EmbeddingCache:
         """
         path = self.path(key)
         try:
-            entry = np.load(path, allow_pickle=False)
+            entry = load_npy(_ENTRY_KIND, path)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, EOFError) as exc:
-            self._warn_unusable(path, str(exc))
+        except FileReadError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                return None  # removed by a concurrent clear() after the check
+            self._warn_unusable(path, exc.reason)
             return None
         problem = _entry_problem(entry)
         if problem is not None:
@@ -129,9 +135,10 @@ class EmbeddingCache:
         return entry
 
     def _warn_unusable(self, path, problem):
+        # The wording of FileReadError, as a warning: the entry is recomputed.
+        message = str(FileReadError(_ENTRY_KIND, path, problem.rstrip(".")))
         warnings.warn(
-            f"Could not read cache entry '{path}': {problem}. Ignoring it; it will "
-            "be recomputed and overwritten.",
+            f"{message}. Ignoring it; it will be recomputed and overwritten.",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -134,7 +134,7 @@ def test_entries_are_written_atomically_and_damage_is_recomputed(corpus, tmp_pat
 
     damaged = next(f for f in files if f.suffix == ".npy")
     damaged.write_bytes(damaged.read_bytes()[:20])  # a torn write by some other tool
-    with pytest.warns(RuntimeWarning, match=f"Could not read cache entry .{damaged}."):
+    with pytest.warns(RuntimeWarning, match=f"could not read cache entry .{damaged}."):
         X = cached_transform(StatsEmbedder(), corpus[:3], cache, progress=False)
     np.testing.assert_array_equal(X, StatsEmbedder().transform(corpus[:3]))
     assert np.load(damaged).shape == (4,)  # rewritten whole
@@ -358,7 +358,7 @@ def test_entry_that_is_not_a_finite_row_is_damaged(bad, corpus, tmp_path):
     reference = cached_transform(StatsEmbedder(), corpus[:3], cache, progress=False)
     wrong = cache.path((embedder_identity(StatsEmbedder()), file_digest(corpus[1])))
     np.save(wrong, bad)
-    with pytest.warns(RuntimeWarning, match=f"Could not read cache entry '{wrong}'"):
+    with pytest.warns(RuntimeWarning, match=f"could not read cache entry '{wrong}'"):
         X = cached_transform(StatsEmbedder(), corpus[:3], cache, progress=False)
     np.testing.assert_array_equal(X, reference)
 
