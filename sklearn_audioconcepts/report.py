@@ -107,7 +107,7 @@ def write_report(
         Attributes to score units against (e.g. language, gender): one
         array, or several as the columns of a DataFrame or the values of a
         dict. Values are compared as strings; an attribute needs 2 to 50
-        distinct values.
+        distinct values (and at most half as many as clips).
     metadata : pandas.DataFrame or None, default=None
         Other per-clip information (one row per clip) shown on clip pages,
         e.g. speaker or transcript; not scored.
@@ -352,11 +352,14 @@ def _attributes(labels, n_clips):
                 f"clip ({n_clips})."
             )
         n_classes = len(np.unique(values))
-        if not 2 <= n_classes <= _MAX_CLASSES:
+        # More classes than half the clips: most classes hold one clip, and
+        # their AUCs say nothing.
+        most = max(2, min(_MAX_CLASSES, n_clips // 2))
+        if not 2 <= n_classes <= most:
             raise ValueError(
-                f"Attribute {name!r} has {n_classes} distinct values; scoring "
-                f"needs 2 to {_MAX_CLASSES}. Pass identifiers or continuous values "
-                "as metadata instead."
+                f"Attribute {name!r} has {n_classes} distinct values in {n_clips} "
+                f"clips; scoring needs 2 to {most}. Pass identifiers or continuous "
+                "values as metadata instead."
             )
         attributes[name] = values
     return attributes
@@ -404,10 +407,10 @@ def _units(model, kind, Z):
     names = np.asarray(model.get_feature_names_out(), dtype=object)
     if kind == "sae":
         columns = np.arange(Z.shape[1])
-        folder, word = "units/latent-{:05d}.html", "latent"
+        folder, word = "units/latent-{:05d}.html", "Latent"
     else:
         columns = np.flatnonzero((Z > 0).any(axis=0))
-        folder, word = "units/concept-{:05d}.html", "concept"
+        folder, word = "units/concept-{:05d}.html", "Concept"
     units = []
     for column in columns:
         values = Z[:, column]
