@@ -287,7 +287,8 @@ def units_index(context, units):
     """index.html: every unit, sortable."""
     word = context["word"]
     headers = [
-        (word.capitalize(), "text"),
+        # Latents sort by number; concepts by name.
+        (word.capitalize(), "num" if context["kind"] == "sae" else "text"),
         ("Fires on", "num"),
         ("Max activation", "num"),
         ("Best AUC", "num"),
