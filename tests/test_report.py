@@ -379,3 +379,113 @@ def test_sizes_are_bounded(inputs, sae_report):
     assert per_clip < 25_000
     pages = sum(p.stat().st_size for p in output.rglob("*.html"))
     assert pages / N_CLIPS < 30_000
+
+
+# -- the command line ------------------------------------------------------------
+
+
+@pytest.fixture
+def report_files(inputs, tmp_path):
+    """An audio folder, its embeddings file, a labels CSV and a saved model."""
+    import joblib
+
+    from sklearn_audioconcepts._tables import write_table
+
+    X, waves, language, sae = inputs
+    folder = tmp_path / "clips"
+    (folder / "sub").mkdir(parents=True)
+    ids = []
+    for i, wave in enumerate(waves):
+        file_id = f"sub/c{i:02d}.wav" if i % 2 else f"c{i:02d}.wav"
+        soundfile.write(folder / file_id, wave, SR)
+        ids.append(file_id)
+    write_table(tmp_path / "emb.npz", ids, X, [f"x{j}" for j in range(12)])
+    pd.DataFrame(
+        {"id": ids[::-1], "language": language[::-1], "speaker": range(N_CLIPS)}
+    ).to_csv(tmp_path / "labels.csv", index=False)
+    joblib.dump(sae, tmp_path / "sae.joblib")
+    return tmp_path
+
+
+def test_cli_report_of_an_autoencoder(report_files, inputs, capsys):
+    from sklearn_audioconcepts.cli import EXIT_OK, main
+
+    X, _, language, sae = inputs
+    root = report_files
+    argv = [
+        "report", str(root / "emb.npz"), "--audio", str(root / "clips"),
+        "--model", str(root / "sae.joblib"), "-o", str(root / "out"),
+        "--labels", str(root / "labels.csv"), "--attributes", "language",
+        "--top-clips", "3", "--clip-seconds", "0.5", "--quiet",
+    ]  # fmt: skip
+    assert main(argv) == EXIT_OK
+    assert capsys.readouterr().out.strip() == str(root / "out" / "index.html")
+    index = _read(root / "out" / "index.html")
+    assert "language = " in index and "Steering shift" in index
+    # Labels were matched by id (the CSV lists them in reverse order).
+    page = _read(root / "out" / "clips" / "clip-00001.html")
+    assert "sub/c01.wav" in page
+    assert f"<td>{language[1]}</td>" in page and "<td>46</td>" in page
+    assert soundfile.info(root / "out" / "audio" / "clip-00001.ogg").duration <= 0.55
+    latent = _read(root / "out" / "units" / "latent-00000.html")
+    assert latent.count("<audio") <= 3
+    # A second run needs --overwrite.
+    assert main(argv) == 1
+    assert "not empty" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == EXIT_OK
+
+
+def test_cli_report_of_concept_weights(report_files, capsys):
+    from sklearn_audioconcepts.cli import EXIT_OK, main
+
+    root = report_files
+    names = [f"concept {i}" for i in range(30)]
+    embeddings = np.random.default_rng(3).standard_normal((30, 12))
+    ConceptVocabulary(names, embeddings).save(root / "vocab.npz")
+    argv = [
+        "report", str(root / "emb.npz"), "--audio", str(root / "clips"),
+        "--vocabulary", str(root / "vocab.npz"), "--l1-penalty", "0.02",
+        "-o", str(root / "out"), "--quiet",
+    ]  # fmt: skip
+    assert main(argv) == EXIT_OK
+    index = _read(root / "out" / "index.html")
+    assert "ConceptDecomposer: 30 concepts" in index
+    assert list((root / "out" / "units").glob("concept-*.html"))
+
+
+@pytest.mark.parametrize(
+    "extra, code, message",
+    [
+        ([], 2, "needs --model"),
+        (["--model", "{root}/sae.joblib", "--attributes", "x"], 2, "give --labels"),
+        (
+            ["--model", "{root}/sae.joblib", "--labels", "{root}/labels.csv",
+             "--attributes", "gender"],
+            1,
+            "no column 'gender'",
+        ),
+        (["--model", "{root}/emb.npz"], 1, ""),
+    ],
+)  # fmt: skip
+def test_cli_report_errors(report_files, capsys, extra, code, message):
+    from sklearn_audioconcepts.cli import main
+
+    root = report_files
+    extra = [e.format(root=root) for e in extra]
+    argv = ["report", str(root / "emb.npz"), "--audio", str(root / "clips")]
+    assert main([*argv, "-o", str(root / "out"), *extra]) == code
+    assert message in capsys.readouterr().err
+
+
+def test_cli_report_ids_must_match_audio_files(report_files, capsys):
+    from sklearn_audioconcepts.cli import main
+
+    root = report_files
+    (root / "clips" / "sub" / "c03.wav").unlink()
+    argv = [
+        "report", str(root / "emb.npz"), "--audio", str(root / "clips"),
+        "--model", str(root / "sae.joblib"), "-o", str(root / "out"),
+    ]  # fmt: skip
+    assert main(argv) == 1
+    assert "1 of 48 ids" in capsys.readouterr().err
+    assert not (root / "out").exists()
