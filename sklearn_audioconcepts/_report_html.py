@@ -40,7 +40,9 @@ th[aria-sort=descending]::after { content: " \\25BE"; }
 th[aria-sort=ascending]::after { content: " \\25B4"; }
 audio { height: 2.2em; width: 16em; vertical-align: middle; }
 .bar { display: inline-block; height: .8em; background: #4c78a8;
-  vertical-align: middle; margin-right: .4em; }
+  vertical-align: middle; }
+.val { display: inline-block; min-width: 4.5em; text-align: right;
+  margin-right: .6em; font-variant-numeric: tabular-nums; }
 .hist rect { fill: #4c78a8; }
 .hist text { font-size: 11px; fill: #445; }
 .hist line { stroke: #889; }
@@ -172,10 +174,18 @@ def audio_player(src):
     return f'<audio controls preload="metadata" src="{esc(src)}"></audio>'
 
 
-def bar(fraction, width_em=8):
-    """A horizontal bar of ``fraction`` (0..1) of ``width_em``."""
+def bar_cell(value, fraction, *, width_em=8):
+    """A cell with a number, then a bar of ``fraction`` (0..1) of ``width_em``.
+
+    Numbers are right-aligned in a fixed-width box and bars start at one
+    left edge, so both columns read at a glance.
+    """
     fraction = min(max(float(fraction), 0.0), 1.0)
-    return f'<span class="bar" style="width:{fraction * width_em:.2f}em"></span>'
+    return (
+        f'<td class="barcell" data-value="{esc(value)}">'
+        f'<span class="val">{value:.3f}</span>'
+        f'<span class="bar" style="width:{fraction * width_em:.2f}em"></span></td>'
+    )
 
 
 def histogram_svg(values, *, n_zero=0, bins=30, width=420, height=140, label="value"):
@@ -433,7 +443,7 @@ def unit_page(context, units, position, clips):
         rows = [
             [
                 cell(name),
-                cell(f"{bar(max(c, 0))}{c:.3f}", value=c, numeric=True, raw=True),
+                bar_cell(c, max(c, 0)),
             ]
             for name, c in unit["nearest"]
         ]
@@ -451,7 +461,7 @@ def unit_page(context, units, position, clips):
             [
                 cell(attribute),
                 cell(cls),
-                cell(f"{bar(auc)}{auc:.3f}", value=auc, numeric=True, raw=True),
+                bar_cell(auc, auc),
                 cell(fmt(accuracy), value=accuracy, numeric=True),
             ]
             for attribute, cls, auc, accuracy in unit["scores"]
@@ -500,12 +510,7 @@ def clip_page(context, clip, clips, units):
                         value=unit["name"],
                         raw=True,
                     ),
-                    cell(
-                        f"{bar(activation / largest, 12)}{activation:.3f}",
-                        value=activation,
-                        numeric=True,
-                        raw=True,
-                    ),
+                    bar_cell(activation, activation / largest, width_em=12),
                 ]
             )
         label = "Weight" if context["kind"] == "concepts" else "Activation"

@@ -550,7 +550,7 @@ def _context(model, kind, n_clips, units, attributes, metadata, vocabulary):
         facts = [
             f"{n_clips} clips; {model.n_latents_} latents, at most {model.k} active "
             "per clip.",
-            f"{sum(u['n_active'] == 0 for u in units)} latents fire on no clip here.",
+            _dead_fact(sum(unit["n_active"] == 0 for unit in units)),
         ]
     else:
         n_concepts = len(model.concept_names_)
@@ -581,6 +581,14 @@ def _context(model, kind, n_clips, units, attributes, metadata, vocabulary):
         "has_nearest": vocabulary is not None,
         "has_steering": kind == "sae" and bool(attributes),
     }
+
+
+def _dead_fact(n_dead):
+    if n_dead == 0:
+        return "Every latent fires on at least one clip."
+    if n_dead == 1:
+        return "1 latent fires on no clip here."
+    return f"{n_dead} latents fire on no clip here."
 
 
 def _unit_rows(X):
