@@ -171,7 +171,7 @@ def write_report(
     >>> index.name
     'index.html'
     """
-    output = _check_output(output, overwrite)
+    output, replace = _check_output(output, overwrite)
     kind = _model_kind(model)
     sources = audio_sources(audio, sample_rate=sample_rate)
     n_clips = len(sources)
@@ -231,6 +231,9 @@ def write_report(
         unit["values"] = column[active]
         unit["n_zero"] = n_clips - len(active)
 
+    # The previous report goes only now, once everything above has succeeded.
+    if replace:
+        shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     for folder in ("units", "clips", "audio"):
         (output / folder).mkdir(exist_ok=True)
@@ -273,7 +276,8 @@ def write_report(
 
 
 def _check_output(output, overwrite):
-    """The output folder, checked before any work is done."""
+    """The output folder, checked before any work is done, and whether a
+    previous report there is to be replaced."""
     output = Path(os.fspath(output))
     if output.exists() and not output.is_dir():
         raise FileExistsError(f"{output} exists and is not a folder; choose another.")
@@ -289,8 +293,8 @@ def _check_output(output, overwrite):
                 "sklearn-audioconcepts; overwrite=True only replaces such a report, "
                 "so nothing was deleted. Choose a new or empty folder."
             )
-        shutil.rmtree(output)
-    return output
+        return output, True
+    return output, False
 
 
 def _model_kind(model):

@@ -298,6 +298,10 @@ def test_overwrite_replaces_a_previous_report(inputs, tmp_path):
     output = tmp_path / "r"
     write_report(sae, waves, output, X=X, sample_rate=SR, progress=False)
     (output / "units" / "stale.html").write_text("old")
+    # A call that fails on its inputs leaves the previous report in place.
+    with pytest.raises(ValueError, match="X has 3 rows"):
+        write_report(sae, waves, output, X=X[:3], sample_rate=SR, overwrite=True)
+    assert (output / "units" / "stale.html").is_file()
     write_report(
         sae,
         waves[:30],
