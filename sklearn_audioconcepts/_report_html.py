@@ -299,8 +299,8 @@ def units_index(context, units):
     headers = [
         # Latents sort by number; concepts by name.
         (word.capitalize(), "num" if context["kind"] == "sae" else "text"),
-        ("Fires on", "num"),
-        ("Max activation", "num"),
+        ("Fires on" if context["kind"] == "sae" else "Active in", "num"),
+        (f"Max {context['value']}", "num"),
         ("Best AUC", "num"),
         ("Best attribute", "text"),
     ]
@@ -387,14 +387,19 @@ def unit_page(context, units, position, clips):
     root = "../"
     word = context["word"]
     parts = [
-        f'<p class="summary">Fires on {unit["frequency"]:.1%} of clips '
+        f'<p class="summary">{"Fires on" if context["kind"] == "sae" else "Active in"} '
+        f"{unit['frequency']:.1%} of clips "
         f"({unit['n_active']} of {unit['n_active'] + unit['n_zero']}); maximum "
-        f"activation {fmt(unit['max'])}, mean when firing "
+        f"{context['value']} {fmt(unit['max'])}, mean when active "
         f"{fmt(unit['mean_active'])}.</p>"
     ]
     parts.append("<h2>Top-activating clips</h2>")
     if unit["top"]:
-        headers = [("Rank", "num"), ("Clip", "text"), ("Activation", "num")]
+        headers = [
+            ("Rank", "num"),
+            ("Clip", "text"),
+            (context["value"].capitalize(), "num"),
+        ]
         headers += [(name, "text") for name in context["attributes"]]
         headers.append(("Listen", "text"))
         rows = []
@@ -416,9 +421,9 @@ def unit_page(context, units, position, clips):
     else:
         parts.append(f'<p class="note">This {word} fires on no clip.</p>')
 
-    parts.append("<h2>Activation histogram</h2>")
+    parts.append(f"<h2>{context['value'].capitalize()} histogram</h2>")
     parts.append(
-        histogram_svg(unit["values"], n_zero=unit["n_zero"], label="activation")
+        histogram_svg(unit["values"], n_zero=unit["n_zero"], label=context["value"])
     )
 
     if unit["steering"] is not None:
@@ -513,7 +518,7 @@ def clip_page(context, clip, clips, units):
                     bar_cell(activation, activation / largest, width_em=12),
                 ]
             )
-        label = "Weight" if context["kind"] == "concepts" else "Activation"
+        label = context["value"].capitalize()
         parts.append(
             table(
                 [(word.capitalize(), "text"), (label, "num")],

@@ -221,7 +221,7 @@ def write_report(
     if concepts is not None:
         _add_nearest_concepts(units, model, concepts, n_nearest_concepts)
     if kind == "sae" and attributes:
-        _add_steering(units, model, X, attributes, max_steered, random_state)
+        _add_steering(units, model, X, Z, attributes, max_steered, random_state)
     clips = _clips(ids, attributes, metadata, Z, units)
     for unit in units:
         column = Z[:, unit["column"]]
@@ -470,8 +470,13 @@ def _add_nearest_concepts(units, model, vocabulary, n_nearest):
         unit["nearest"] = [(str(names[i]), float(row[i])) for i in order]
 
 
-def _add_steering(units, model, X, attributes, max_steered, random_state):
-    """Steering preview of each firing latent toward its best class."""
+def _add_steering(units, model, X, Z, attributes, max_steered, random_state):
+    """Steering preview of each firing latent toward its best class.
+
+    The latent is set to its mean activation on the class, as
+    steering_effect does by default; the mean is taken from the latents
+    already computed, which saves an encoding pass per latent.
+    """
     rng = check_random_state(random_state)
     for unit in units:
         if unit["best"] is None or unit["n_active"] == 0:
@@ -481,6 +486,7 @@ def _add_steering(units, model, X, attributes, max_steered, random_state):
         outside = np.flatnonzero(values != cls)
         if len(outside) > max_steered:
             outside = np.sort(rng.choice(outside, size=max_steered, replace=False))
+        value = float(Z[values == cls, unit["column"]].mean())
         effect = steering_effect(
             model,
             X[outside],
@@ -488,11 +494,12 @@ def _add_steering(units, model, X, attributes, max_steered, random_state):
             reference=X,
             reference_labels=values,
             attribute=cls,
+            value=value,
         )
         unit["steering"] = {
             "attribute": attribute,
             "class": cls,
-            "value": effect.value,
+            "value": value,
             "n": len(outside),
             "before": effect.mean_before,
             "after": effect.mean_after,
@@ -578,6 +585,7 @@ def _context(model, kind, n_clips, units, attributes, metadata, vocabulary):
     return {
         "kind": kind,
         "word": word,
+        "value": "activation" if kind == "sae" else "weight",
         "title": title,
         "facts": facts,
         "attributes": list(attributes),
