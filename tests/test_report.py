@@ -493,3 +493,34 @@ def test_cli_report_ids_must_match_audio_files(report_files, capsys):
     assert main(argv) == 1
     assert "1 of 48 ids" in capsys.readouterr().err
     assert not (root / "out").exists()
+
+
+def _speech_available():
+    from sklearn_audioconcepts._demo import speech_demo_unavailable
+
+    return speech_demo_unavailable() is None
+
+
+@pytest.mark.skipif(
+    not _speech_available(), reason="needs espeak-ng and resemblyzer (speaker extra)"
+)
+def test_speech_demo_writes_a_report_of_its_language_autoencoder(tmp_path):
+    from sklearn_audioconcepts._demo import run_speech_demo
+
+    lines = []
+
+    def say(text=""):
+        lines.append(text)
+
+    run_speech_demo(tmp_path, quick=True, say=say)
+    index = tmp_path / "language_sae_report" / "index.html"
+    assert f"  listen to its latents: open {index.resolve().as_uri()}" in lines
+    metadata = pd.read_csv(tmp_path / "speech_metadata.csv")
+    assert len(list(index.parent.glob("audio/*.ogg"))) == len(metadata)
+    assert "language = " in _read(index)
+    page = _read(index.parent / "clips" / "clip-00000.html")
+    assert metadata["text"][0] in html.unescape(page)
+    assert metadata["id"][0] in page
+    # Running the demo again into the same folder replaces its report.
+    run_speech_demo(tmp_path, quick=True, say=say)
+    assert index.is_file()
