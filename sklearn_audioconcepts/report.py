@@ -175,6 +175,8 @@ def write_report(
     """
     output, replace = _check_output(output, overwrite)
     kind = _model_kind(model)
+    if not isinstance(audio, (list, tuple, np.ndarray, pd.Series, str, os.PathLike)):
+        audio = list(audio)  # read twice: listed here, embedded below
     sources = audio_sources(audio, sample_rate=sample_rate)
     n_clips = len(sources)
     _check_int(n_top_clips, "n_top_clips")
@@ -233,21 +235,42 @@ def write_report(
         unit["values"] = column[active]
         unit["n_zero"] = n_clips - len(active)
 
+    context = _context(model, kind, n_clips, units, attributes, metadata, concepts)
     # The previous report goes only now, once everything above has succeeded.
     if replace:
         shutil.rmtree(output)
+    failed = _write_folder(
+        output, context, units, clips, sources, audio_sample_rate, clip_seconds,
+        progress,
+    )  # fmt: skip
+    if failed:
+        first = failed[0]
+        warnings.warn(
+            f"{len(failed)} of {n_clips} clips could not be read; their pages "
+            f"have no audio player (first: {first[0]}: {first[1]}).",
+            UserWarning,
+            stacklevel=2,
+        )
+    return output / "index.html"
+
+
+def _write_folder(
+    output, context, units, clips, sources, audio_sample_rate, clip_seconds, progress
+):
+    """Write every file of the report; returns the clips that could not be read."""
     output.mkdir(parents=True, exist_ok=True)
+    # The marker first: a report interrupted half-way can still be replaced.
+    (output / H.MARKER).write_text("sklearn-audioconcepts report\n", encoding="utf-8")
     for folder in ("units", "clips", "audio"):
         (output / folder).mkdir(exist_ok=True)
     H.write_assets(output)
-    total = n_clips * 2 + len(units) + 2
+    total = len(clips) * 2 + len(units) + 2
     with progress_bar(
         progress=progress, total=total, desc="Writing report", unit="file"
     ) as bar:
         failed = _write_audio(
             output, sources, clips, audio_sample_rate, clip_seconds, bar
         )
-        context = _context(model, kind, n_clips, units, attributes, metadata, concepts)
         for position, unit in enumerate(units):
             text = H.unit_page(context, units, position, clips)
             (output / unit["href"]).write_text(text, encoding="utf-8")
@@ -259,19 +282,11 @@ def write_report(
         (output / "clips.html").write_text(
             H.clips_index(context, clips, units), encoding="utf-8"
         )
-        index = output / "index.html"
-        index.write_text(H.units_index(context, units), encoding="utf-8")
-        bar.update(2)
-    (output / H.MARKER).write_text("sklearn-audioconcepts report\n", encoding="utf-8")
-    if failed:
-        first = failed[0]
-        warnings.warn(
-            f"{len(failed)} of {n_clips} clips could not be read; their pages "
-            f"have no audio player (first: {first[0]}: {first[1]}).",
-            UserWarning,
-            stacklevel=2,
+        (output / "index.html").write_text(
+            H.units_index(context, units), encoding="utf-8"
         )
-    return index
+        bar.update(2)
+    return failed
 
 
 # -- validation ------------------------------------------------------------------

@@ -320,6 +320,39 @@ def test_overwrite_replaces_a_previous_report(inputs, tmp_path):
     assert (empty / "index.html").is_file()
 
 
+def test_an_interrupted_report_can_be_replaced(inputs, tmp_path, monkeypatch):
+    from sklearn_audioconcepts import _report_html
+
+    X, waves, _, sae = inputs
+    output = tmp_path / "r"
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_report_html, "unit_page", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            write_report(sae, waves, output, X=X, sample_rate=SR, progress=False)
+    assert not (output / "index.html").exists()
+    write_report(
+        sae, waves, output, X=X, sample_rate=SR, overwrite=True, progress=False
+    )
+    assert (output / "index.html").is_file()
+
+
+def test_audio_may_be_a_generator(inputs, tmp_path):
+    X, waves, _, sae = inputs
+    write_report(
+        sae,
+        (wave for wave in waves),
+        tmp_path / "r",
+        embedder=_Embedder(X, {}),
+        sample_rate=SR,
+        progress=False,
+    )
+    assert len(list((tmp_path / "r" / "audio").glob("*.ogg"))) == N_CLIPS
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
