@@ -52,7 +52,8 @@ audio { height: 2.2em; width: 16em; vertical-align: middle; }
 """
 
 # Sorting by a column: click its header. Numbers sort largest first on the
-# first click, text alphabetically; a second click reverses. Cells carry their
+# first click, text alphabetically (digit runs as numbers); a second click
+# reverses. Cells carry their
 # sort key in data-value so that formatted numbers sort as numbers.
 SCRIPT = """\
 "use strict";
@@ -64,15 +65,17 @@ function sortTable(table, column, descending) {
     var cell = row.cells[column];
     var value = cell.dataset.value !== undefined ? cell.dataset.value
       : cell.textContent;
-    return numeric ? parseFloat(value) : value.toLowerCase();
+    return numeric ? parseFloat(value) : value;
   };
   rows.sort(function (a, b) {
-    var x = key(a), y = key(b);
+    var x = key(a), y = key(b), order;
     if (numeric) {
-      if (isNaN(x)) { return isNaN(y) ? 0 : 1; }
+      if (isNaN(x)) { return isNaN(y) ? 0 : 1; }  // missing values last
       if (isNaN(y)) { return -1; }
+      order = x < y ? -1 : (x > y ? 1 : 0);
+    } else {  // "clip-2" before "clip-10"; case ignored
+      order = x.localeCompare(y, undefined, {numeric: true, sensitivity: "base"});
     }
-    var order = x < y ? -1 : (x > y ? 1 : 0);
     return descending ? -order : order;
   });
   rows.forEach(function (row) { body.appendChild(row); });

@@ -123,6 +123,18 @@ def test_browser_index_sorts(browser, report):
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
+def test_browser_clips_sort_by_name_with_numbers_in_order(browser, report):
+    from selenium.webdriver.common.by import By
+
+    _open(browser, report / "clips.html")
+    browser.find_elements(By.CSS_SELECTOR, "#clips thead th")[0].click()
+    names = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#clips tbody tr')).map("
+        "r => r.cells[0].textContent);"
+    )
+    assert names[:3] == ["clip-0", "clip-1", "clip-2"] and names[10] == "clip-10"
+
+
 def test_browser_latent_page_plays_audio(browser, report):
     from selenium.webdriver.support.ui import WebDriverWait
 
