@@ -431,6 +431,79 @@ def _cmd_sae(args, console):
     return EXIT_OK
 
 
+def _cmd_report(args, console):
+    """Static HTML report of an autoencoder's latents or of concept weights."""
+    import joblib
+    import pandas as pd
+
+    from ._tables import read_table
+    from .report import write_report
+    from .sae import TopKSparseAutoencoder
+
+    if args.model is None and args.vocabulary is None:
+        raise UsageError(
+            "report needs --model (a TopK sparse autoencoder from 'sae fit') or "
+            "--vocabulary (to report concept weights), or both."
+        )
+    if args.attributes and args.labels is None:
+        raise UsageError("--attributes names columns of --labels: give --labels.")
+    ids, X, _, _ = read_table(args.embeddings)
+    files = dict(_audio_files(args.audio, args.recursive))
+    missing = [file_id for file_id in ids if file_id not in files]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {len(ids)} ids of {args.embeddings} match no audio "
+            f"file in {', '.join(args.audio)} (first: {missing[:3]}); give the "
+            "folders or files that were embedded, as they were given to embed."
+        )
+    labels = metadata = None
+    if args.labels is not None:
+        table = pd.read_csv(args.labels, dtype={"id": str})
+        if "id" not in table:
+            raise ValueError(f"{args.labels} has no 'id' column to match the clips.")
+        unknown = [c for c in args.attributes or [] if c not in table]
+        if unknown:
+            raise ValueError(f"{args.labels} has no column {unknown[0]!r}.")
+        table = table.drop_duplicates("id").set_index("id")
+        absent = [file_id for file_id in ids if file_id not in table.index]
+        if absent:
+            raise ValueError(
+                f"{len(absent)} clips have no row in {args.labels} (first: "
+                f"{absent[:3]})."
+            )
+        table = table.loc[list(ids)].reset_index(drop=True)
+        labels = table[args.attributes] if args.attributes else None
+        rest = table.drop(columns=args.attributes or [])
+        metadata = rest if len(rest.columns) else None
+    if args.model is not None:
+        model = joblib.load(args.model)
+        if not isinstance(model, TopKSparseAutoencoder):
+            raise ValueError(f"{args.model} does not hold a TopKSparseAutoencoder.")
+        vocabulary = None
+        if args.vocabulary is not None:
+            vocabulary = _load_vocabulary(args, console)
+    else:
+        _, _, _, model = _decompose(args, console)
+        vocabulary = None
+    index = write_report(
+        model,
+        [str(files[file_id]) for file_id in ids],
+        args.output,
+        X=X,
+        labels=labels,
+        metadata=metadata,
+        ids=list(ids),
+        vocabulary=vocabulary,
+        n_top_clips=args.top_clips,
+        clip_seconds=args.clip_seconds,
+        overwrite=args.overwrite,
+        progress=console.progress,
+    )
+    console.info(f"Report written: open {index.resolve().as_uri()} in a browser.")
+    print(index)
+    return EXIT_OK
+
+
 def _cmd_demo(args, console):
     from . import _demo
 
@@ -729,6 +802,50 @@ def _build_parser():
     )
     demo.add_argument("--random-state", type=int, default=0)
     _add_common(demo)
+
+    report = commands.add_parser(
+        "report",
+        help="static HTML report to listen to latents or concepts",
+        description="A folder of pages that open from file:// with no server: "
+        "every latent (--model) or concept (--vocabulary without --model), "
+        "sortable, each with its top clips to listen to, activation histogram "
+        "and attribute AUCs; a page per clip.",
+        epilog=_EPILOG,
+    )
+    report.add_argument("embeddings", help="embeddings file (.npz or .parquet)")
+    report.add_argument(
+        "--audio",
+        nargs="+",
+        required=True,
+        help="the audio files or folders that were embedded (ids must match)",
+    )
+    report.add_argument("-o", "--output", required=True, help="report folder")
+    report.add_argument("--model", help="TopK sparse autoencoder from 'sae fit'")
+    report.add_argument(
+        "--labels",
+        help="CSV with an 'id' column; its other columns are shown per clip",
+    )
+    report.add_argument(
+        "--attributes",
+        nargs="+",
+        metavar="COLUMN",
+        help="columns of --labels to score each unit against (AUC)",
+    )
+    report.add_argument("--top-clips", type=int, default=8, help="clips per unit")
+    report.add_argument(
+        "--clip-seconds", type=float, default=4.0, help="length of audio excerpts"
+    )
+    report.add_argument(
+        "--overwrite", action="store_true", help="replace a report in --output"
+    )
+    report.add_argument(
+        "--no-recursive",
+        dest="recursive",
+        action="store_false",
+        help="do not look into sub-folders of --audio",
+    )
+    _add_vocabulary_source(report, required=False)
+    _add_common(report)
     return parser
 
 
@@ -739,6 +856,7 @@ _COMMANDS = {
     "explain": _cmd_explain,
     "sae": _cmd_sae,
     "demo": _cmd_demo,
+    "report": _cmd_report,
 }
 
 
