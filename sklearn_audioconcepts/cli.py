@@ -433,10 +433,11 @@ def _cmd_sae(args, console):
 
 def _cmd_report(args, console):
     """Static HTML report of an autoencoder's latents or of concept weights."""
-    import joblib
     import pandas as pd
 
+    from ._files import reading
     from ._tables import read_table
+    from .persistence import load_model
     from .report import write_report
     from .sae import TopKSparseAutoencoder
 
@@ -458,7 +459,8 @@ def _cmd_report(args, console):
         )
     labels = metadata = None
     if args.labels is not None:
-        table = pd.read_csv(args.labels, dtype={"id": str})
+        with reading("labels file", args.labels) as path:
+            table = pd.read_csv(path, dtype={"id": str})
         if "id" not in table:
             raise ValueError(f"{args.labels} has no 'id' column to match the clips.")
         unknown = [c for c in args.attributes or [] if c not in table]
@@ -476,9 +478,9 @@ def _cmd_report(args, console):
         rest = table.drop(columns=args.attributes or [])
         metadata = rest if len(rest.columns) else None
     if args.model is not None:
-        model = joblib.load(args.model)
-        if not isinstance(model, TopKSparseAutoencoder):
-            raise ValueError(f"{args.model} does not hold a TopKSparseAutoencoder.")
+        model = load_model(
+            args.model, expected=TopKSparseAutoencoder, trust_pickle=args.trust_pickle
+        )
         vocabulary = None
         if args.vocabulary is not None:
             vocabulary = _load_vocabulary(args, console)
@@ -821,6 +823,7 @@ def _build_parser():
     )
     report.add_argument("-o", "--output", required=True, help="report folder")
     report.add_argument("--model", help="TopK sparse autoencoder from 'sae fit'")
+    report.add_argument("--trust-pickle", action="store_true", help=trust_pickle)
     report.add_argument(
         "--labels",
         help="CSV with an 'id' column; its other columns are shown per clip",

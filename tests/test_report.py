@@ -7,6 +7,7 @@ keeps these fast; tests/test_report_browser.py opens a report in Chromium.
 import html
 import re
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from _report_fixtures import N_CLIPS, SR, make_report_inputs  # tests/ is on sys
 
 from sklearn_audioconcepts import ConceptDecomposer, TopKSparseAutoencoder
 from sklearn_audioconcepts.inspection import score_latents, steering_effect
+from sklearn_audioconcepts.persistence import load_model
 from sklearn_audioconcepts.report import write_report
 from sklearn_audioconcepts.vocabulary import ConceptVocabulary
 
@@ -424,9 +426,8 @@ def test_sizes_are_bounded(inputs, sae_report):
 @pytest.fixture
 def report_files(inputs, tmp_path):
     """An audio folder, its embeddings file, a labels CSV and a saved model."""
-    import joblib
-
     from sklearn_audioconcepts._tables import write_table
+    from sklearn_audioconcepts.persistence import save_model
 
     X, waves, language, sae = inputs
     folder = tmp_path / "clips"
@@ -440,7 +441,7 @@ def report_files(inputs, tmp_path):
     pd.DataFrame(
         {"id": ids[::-1], "language": language[::-1], "speaker": range(N_CLIPS)}
     ).to_csv(tmp_path / "labels.csv", index=False)
-    joblib.dump(sae, tmp_path / "sae.joblib")
+    save_model(sae, tmp_path / "sae.skops")
     return tmp_path
 
 
@@ -451,7 +452,7 @@ def test_cli_report_of_an_autoencoder(report_files, inputs, capsys):
     root = report_files
     argv = [
         "report", str(root / "emb.npz"), "--audio", str(root / "clips"),
-        "--model", str(root / "sae.joblib"), "-o", str(root / "out"),
+        "--model", str(root / "sae.skops"), "-o", str(root / "out"),
         "--labels", str(root / "labels.csv"), "--attributes", "language",
         "--top-clips", "3", "--clip-seconds", "0.5", "--quiet",
     ]  # fmt: skip
@@ -494,20 +495,25 @@ def test_cli_report_of_concept_weights(report_files, capsys):
     "extra, code, message",
     [
         ([], 2, "needs --model"),
-        (["--model", "{root}/sae.joblib", "--attributes", "x"], 2, "give --labels"),
+        (["--model", "{root}/sae.skops", "--attributes", "x"], 2, "give --labels"),
         (
-            ["--model", "{root}/sae.joblib", "--labels", "{root}/labels.csv",
+            ["--model", "{root}/sae.skops", "--labels", "{root}/labels.csv",
              "--attributes", "gender"],
             1,
             "no column 'gender'",
         ),
-        (["--model", "{root}/emb.npz"], 1, ""),
+        (["--model", "{root}/emb.npz"], 1, "could not read TopKSparseAutoencoder"),
+        (["--model", "{root}/sae.joblib"], 1, "refused by default"),
+        (["--labels", "{root}/emb.npz", "--model", "{root}/sae.skops"], 1,
+         "could not read labels file"),
     ],
 )  # fmt: skip
 def test_cli_report_errors(report_files, capsys, extra, code, message):
     from sklearn_audioconcepts.cli import main
 
     root = report_files
+    # A pickle is never loaded without --trust-pickle (loading runs its code).
+    joblib.dump(load_model(root / "sae.skops"), root / "sae.joblib")
     extra = [e.format(root=root) for e in extra]
     argv = ["report", str(root / "emb.npz"), "--audio", str(root / "clips")]
     assert main([*argv, "-o", str(root / "out"), *extra]) == code
@@ -521,7 +527,7 @@ def test_cli_report_ids_must_match_audio_files(report_files, capsys):
     (root / "clips" / "sub" / "c03.wav").unlink()
     argv = [
         "report", str(root / "emb.npz"), "--audio", str(root / "clips"),
-        "--model", str(root / "sae.joblib"), "-o", str(root / "out"),
+        "--model", str(root / "sae.skops"), "-o", str(root / "out"),
     ]  # fmt: skip
     assert main(argv) == 1
     assert "1 of 48 ids" in capsys.readouterr().err
