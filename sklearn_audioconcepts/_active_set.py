@@ -276,7 +276,7 @@ def _new_candidates(gradient, in_working_set, kkt_tol, most, chosen, values):
     gathering their Gram entries walk memory forwards. Returns the number
     written to ``chosen``.
     """
-    count = 0
+    count = np.int64(0)
     for j in range(gradient.shape[0]):
         if gradient[j] < -kkt_tol and not in_working_set[j]:
             chosen[count] = j
@@ -285,7 +285,7 @@ def _new_candidates(gradient, in_working_set, kkt_tol, most, chosen, values):
     if count > most:
         cut = _kth_smallest(values, count, most - 1)
         # Strictly below the cut, then ties up to ``most`` (in atom order).
-        kept = 0
+        kept = np.int64(0)
         for u in range(count):
             if gradient[chosen[u]] < cut:
                 chosen[kept] = chosen[u]
@@ -453,7 +453,7 @@ def _lawson_hanson(
     """
     weights = factorised.weights
     while iterations < max_iter:
-        best, entering = -kkt_tol, -1
+        best, entering = -kkt_tol, np.int64(-1)
         for t in range(n_working):
             if working_gradient[t] < best:
                 best, entering = working_gradient[t], t
@@ -597,7 +597,7 @@ def solve_rows(
         for j in range(n_atoms):
             target[j] = corr[i, j] - l1_penalty
             gradient[j] = -target[j]
-        size, n_working, iterations = 0, 0, 0
+        size, n_working, iterations = np.int64(0), np.int64(0), np.int64(0)
         most = working_set_size
         while True:
             if n_working > 0:
