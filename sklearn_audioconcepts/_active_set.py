@@ -31,10 +31,18 @@ the embedding's dimension) take a *ray step* instead of entering: along
 falls, so the step runs until a support atom reaches zero and leaves; the
 atom then enters a factor that is well conditioned again.
 
+A row can be solved for several penalties, from the largest down, each
+starting from the previous solution: ``G_AA`` and its factor do not depend on
+the penalty, so the support, factor and weights carry over and only
+``L^{-1} b_A`` is recomputed (see :func:`solve_rows`). Lawson-Hanson accepts
+any feasible start, and a solution at a larger penalty is one.
+
 Factors, weights and gradients are float64 whatever the input dtype: the
 support's system is small, and float64 keeps an updated factor accurate over
 hundreds of updates. Rows are independent; a call solves a block of rows with
-the GIL released, so a thread pool solves blocks in parallel.
+the GIL released, so a thread pool solves blocks in parallel. The compiled
+code has one signature per data dtype, compiled on first use of that dtype
+(:func:`_ensure_compiled`).
 
 Nothing here knows about scikit-learn or torch.
 """
@@ -736,11 +744,13 @@ _COMPILE_LOCK = threading.Lock()
 def _ensure_compiled(dtype):
     """Compile (or load from numba's disk cache) :func:`solve_rows` for ``dtype``.
 
-    Only the dtype in use is compiled. A compilation takes tens of seconds
-    (about 10 s of CPU per dtype on an AMD EPYC core; longer on a busy
-    machine) and happens once per environment, so it is announced once
-    through the package's logger; the lock makes concurrent batches wait
-    for one compilation instead of announcing it each.
+    Only the dtype in use is compiled. A compilation takes about 10 s of
+    CPU time per dtype on an AMD EPYC core (longer on a busy machine) and
+    happens once per environment, so it is announced once, at WARNING level
+    through the package's logger (visible without any logging set-up, and
+    not a Python warning: ``-W error`` runs are unaffected). The lock makes
+    concurrent batches wait for one compilation instead of announcing it
+    each.
     """
     signature = _signature(dtype)
     with _COMPILE_LOCK:
@@ -748,9 +758,9 @@ def _ensure_compiled(dtype):
             return
         if not _in_disk_cache(signature):
             logger.warning(
-                "Compiling the active-set solver for %s data: this happens once "
-                "per environment and takes about 10-30 s; numba then caches it "
-                "on disk (%s).",
+                "Compiling the active-set solver for %s data: once per "
+                "environment, about 10 s of CPU time (longer on a busy machine); "
+                "numba then caches it on disk (%s).",
                 np.dtype(dtype).name,
                 solve_rows.stats.cache_path,
             )
