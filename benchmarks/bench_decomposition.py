@@ -18,7 +18,7 @@ Three solvers are timed on the same problem, for each vocabulary size ``V``:
   ``auto`` (the default, as in ``ConceptDecomposer``) runs the compiled
   active-set solver on CPU and the PyTorch working-set solver on CUDA;
   ``active_set`` and ``working_set`` force one. Its warm-up call compiles
-  the active-set solver the first time in a new environment (about 30 s;
+  the active-set solver the first time in a new environment (about 10 s of CPU;
   numba caches it on disk), which is not timed.
 * **scikit-learn**: ``SparseCoder(transform_algorithm="lasso_cd",
   transform_alpha=l1_penalty, positive_code=True, n_jobs=-1).transform``.
