@@ -374,3 +374,15 @@ def test_concept_path_rejects_bad_embeddings(clap_like):
         concept_path(X, vocabulary, [0.1], device="cpu")
     with pytest.raises(ValueError, match="feature"):
         concept_path(X[4:, :10], vocabulary, [0.1], device="cpu")
+
+
+@pytest.mark.parametrize("solver", ["working_set", "sklearn"])
+def test_concept_path_with_the_other_solvers(clap_like, solver):
+    """Without warm starts each penalty is solved as the decomposer solves it."""
+    X, vocabulary, _, _ = clap_like
+    penalties, codes = concept_path(
+        X[:40], vocabulary, [0.05, 0.2], solver=solver, device="cpu", progress=False
+    )
+    for l1_penalty, weights in zip(penalties, codes, strict=True):
+        est = decomposer(vocabulary, l1_penalty=l1_penalty, solver=solver).fit(X[:40])
+        np.testing.assert_array_equal(weights, est.transform(X[:40]))
