@@ -5,7 +5,8 @@ Public estimators:
 - :class:`CLAPEmbedder`: audio (files or waveforms) to LAION-CLAP embeddings,
   and text to the same space with :meth:`CLAPEmbedder.embed_text`.
 - :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights
-  over named text concepts (SpLiCE recipe applied to CLAP audio embeddings).
+  over named text concepts (SpLiCE recipe applied to CLAP audio embeddings);
+  :func:`concept_path` computes them for a sweep of sparsity penalties.
 - :class:`ConceptVocabulary`: the names and embeddings of those concepts.
 - :class:`FineTunedConceptProjector`: a linear projector trained on a task so
   that the concept weights serve it better, still over named concepts.
@@ -24,7 +25,7 @@ Models are saved and loaded with :mod:`sklearn_audioconcepts.persistence`
 from ._files import FileReadError
 from .clap import CLAPEmbedder
 from .data import load_audio_concepts
-from .decomposition import ConceptDecomposer
+from .decomposition import ConceptDecomposer, concept_path
 from .projector import FineTunedConceptProjector
 from .sae import TopKSparseAutoencoder
 from .speaker import ResemblyzerEmbedder, TitaNetEmbedder
@@ -44,5 +45,6 @@ __all__ = [
     "TopKSparseAutoencoder",
     "ZeroShotClassifier",
     "__version__",
+    "concept_path",
     "load_audio_concepts",
 ]

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 
-from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
+from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary, concept_path
 from sklearn_audioconcepts._solvers import nonnegative_lasso_objective
 
 
@@ -357,3 +357,105 @@ def test_center_with_nan_says_nan(clap_like):
     center[[3, 7]] = np.nan
     with pytest.raises(ValueError, match=r"center contains NaN.*first: \[3, 7\]"):
         decomposer(vocabulary, center=center).fit(X)
+
+
+PAPER_PENALTIES = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
+
+
+def test_concept_path_matches_the_decomposer_at_each_penalty(clap_like):
+    """Warm-started codes solve each penalty's problem as a cold
+    ConceptDecomposer does: objectives within 1e-6, same reconstruction,
+    same output type."""
+    X, vocabulary, _, _ = clap_like
+    penalties, codes = concept_path(
+        X, vocabulary, PAPER_PENALTIES, device="cpu", progress=False
+    )
+    assert penalties.tolist() == sorted(PAPER_PENALTIES, reverse=True)
+    assert len(codes) == len(penalties)
+    for l1_penalty, weights in zip(penalties, codes, strict=True):
+        est = decomposer(vocabulary, l1_penalty=l1_penalty).fit(X)
+        cold = est.transform(X)
+        assert isinstance(weights, np.ndarray) and weights.dtype == cold.dtype
+        assert weights.shape == cold.shape
+        Z = est._center(X)
+        ours = nonnegative_lasso_objective(Z, est.components_, weights, l1_penalty)
+        theirs = nonnegative_lasso_objective(Z, est.components_, cold, l1_penalty)
+        assert (np.abs(ours - theirs) / theirs).max() <= 1e-6
+        # Near-degenerate concepts may share weight differently; the
+        # reconstruction, unique at the optimum, agrees.
+        np.testing.assert_allclose(
+            weights @ est.components_, cold @ est.components_, atol=1e-3
+        )
+    active = [(weights > 0).sum(1).mean() for weights in codes]
+    assert active == sorted(active)  # sparsest first
+
+
+def test_concept_path_passes_decomposer_parameters(clap_like):
+    X, vocabulary, _, _ = clap_like
+    train, test = X[:200], X[200:]
+    est = decomposer(vocabulary, l1_penalty=0.05, output="sparse").fit(train)
+    penalties, codes = concept_path(
+        test,
+        vocabulary,
+        [0.05, 0.2],
+        center=est.mean_,  # the training mean, as transform uses it
+        output="sparse",
+        dtype="float64",
+        device="cpu",
+        progress=False,
+    )
+    assert penalties.tolist() == [0.2, 0.05]
+    assert all(
+        sp.issparse(weights) and weights.dtype == np.float64 for weights in codes
+    )
+    expected = est.set_params(dtype="float64").transform(test)
+    np.testing.assert_allclose(codes[1].toarray(), expected.toarray(), atol=1e-6)
+
+
+def test_concept_path_default_is_the_paper_sweep(clap_like):
+    X, vocabulary, _, _ = clap_like
+    penalties, codes = concept_path(X[:20], vocabulary, device="cpu", progress=False)
+    assert penalties.tolist() == sorted(PAPER_PENALTIES, reverse=True)
+    assert len(codes) == 7
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"l1_penalties": [0.1, 0.1]}, ValueError, "distinct"),
+        ({"l1_penalties": [0.1, -0.1]}, ValueError, "finite and >= 0"),
+        ({"l1_penalties": [0.1, np.inf]}, ValueError, "finite and >= 0"),
+        ({"l1_penalties": []}, ValueError, "non-empty 1-D"),
+        ({"l1_penalties": [[0.1, 0.2]]}, ValueError, "non-empty 1-D"),
+        ({"l1_penalties": ["a lot"]}, ValueError, "non-empty 1-D"),
+        ({"l1_penalty": 0.1}, TypeError, "l1_penalties"),
+        ({"penalty": 0.1}, TypeError, "unexpected parameter.*'penalty'"),
+        ({"solver": "lars"}, ValueError, "solver"),
+    ],
+)
+def test_concept_path_rejects_bad_input(clap_like, params, error, match):
+    X, vocabulary, _, _ = clap_like
+    with pytest.raises(error, match=match):
+        concept_path(X, vocabulary, **params)
+
+
+def test_concept_path_rejects_bad_embeddings(clap_like):
+    X, vocabulary, _, _ = clap_like
+    X = X.copy()
+    X[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        concept_path(X, vocabulary, [0.1], device="cpu")
+    with pytest.raises(ValueError, match="feature"):
+        concept_path(X[4:, :10], vocabulary, [0.1], device="cpu")
+
+
+@pytest.mark.parametrize("solver", ["working_set", "sklearn"])
+def test_concept_path_with_the_other_solvers(clap_like, solver):
+    """Without warm starts each penalty is solved as the decomposer solves it."""
+    X, vocabulary, _, _ = clap_like
+    penalties, codes = concept_path(
+        X[:40], vocabulary, [0.05, 0.2], solver=solver, device="cpu", progress=False
+    )
+    for l1_penalty, weights in zip(penalties, codes, strict=True):
+        est = decomposer(vocabulary, l1_penalty=l1_penalty, solver=solver).fit(X[:40])
+        np.testing.assert_array_equal(weights, est.transform(X[:40]))
