@@ -11,8 +11,9 @@ BIN := $(VENV)/bin
 # Any other matching pair works: `make test TORCH="torch==2.9.1 torchvision==0.24.1"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 # Debian packages: espeak-ng synthesises the speech the speaker tests and the
-# demo run on (no recordings can be downloaded offline).
-SYSTEM_PACKAGES := espeak-ng
+# demo run on (no recordings can be downloaded offline); chromium and
+# chromium-driver run the HTML report's browser tests headless.
+SYSTEM_PACKAGES := espeak-ng chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint docs clean system-deps
@@ -27,19 +28,20 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	touch $@
 
 system-deps:
-	@command -v espeak-ng >/dev/null || { \
+	@{ command -v espeak-ng && command -v chromium && command -v chromedriver; } \
+		>/dev/null || { \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
 
 demo: system-deps $(VENV)/.installed-speaker,docs,parquet
 	$(BIN)/python -m sklearn_audioconcepts demo $(DEMO_ARGS)
 
-test: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet
+test: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet,vocab
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 	$(MAKE) docs
 
-docs: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet
+docs: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet,vocab
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:

@@ -18,7 +18,7 @@ Three solvers are timed on the same problem, for each vocabulary size ``V``:
   ``auto`` (the default, as in ``ConceptDecomposer``) runs the compiled
   active-set solver on CPU and the PyTorch working-set solver on CUDA;
   ``active_set`` and ``working_set`` force one. Its warm-up call compiles
-  the active-set solver the first time in a new environment (about 30 s;
+  the active-set solver the first time in a new environment (about 10 s of CPU;
   numba caches it on disk), which is not timed.
 * **scikit-learn**: ``SparseCoder(transform_algorithm="lasso_cd",
   transform_alpha=l1_penalty, positive_code=True, n_jobs=-1).transform``.
@@ -79,6 +79,19 @@ Run from the repository root::
     python benchmarks/bench_decomposition.py --sizes 2000 --n-samples 2000 \
         --sklearn-samples 400 --l1-penalty 0.2 0.1 0.05 0.02 0.01
 
+``--path`` times the regularisation path instead: the penalties of
+``--l1-penalty`` (default: the paper's 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+through :func:`~sklearn_audioconcepts._solvers.nonnegative_lasso_path` (the
+active-set solver warm-starts each penalty from the previous one), against
+solving each penalty cold (their sum, and the densest alone) and against
+scikit-learn's ``lasso_path(positive=True)`` run row by row with the Gram
+matrix precomputed (its own warm starts; timed on ``--sklearn-samples``
+rows, default 30, and scaled to ``N``). Defaults there: ``V=2000``,
+``N=300``::
+
+    python benchmarks/bench_decomposition.py --path
+    python benchmarks/bench_decomposition.py --path --quick
+
 The generator holds a dense ``N x V`` float64 matrix of planted codes, so
 ``--n-samples 100000`` at ``V=10000`` needs about 8 GB of memory.
 """
@@ -98,11 +111,13 @@ import scipy.sparse as sp
 import sklearn
 import torch
 from sklearn.decomposition import SparseCoder
+from sklearn.linear_model import lasso_path
 
 try:
     from sklearn_audioconcepts._solvers import (
         nonnegative_lasso,
         nonnegative_lasso_objective,
+        nonnegative_lasso_path,
     )
     from sklearn_audioconcepts.datasets import make_concept_embeddings
 except ImportError:  # run from a checkout where the package is not installed
@@ -110,6 +125,7 @@ except ImportError:  # run from a checkout where the package is not installed
     from sklearn_audioconcepts._solvers import (
         nonnegative_lasso,
         nonnegative_lasso_objective,
+        nonnegative_lasso_path,
     )
     from sklearn_audioconcepts.datasets import make_concept_embeddings
 
@@ -118,6 +134,10 @@ WORKING_SET_SIZE = 32
 EQUAL_OBJECTIVE_RTOL = 1e-4
 QUICK = {"sizes": [200], "n_samples": 300, "sklearn_samples": [100]}
 DEFAULTS = {"sizes": [2000, 5000, 10000], "n_samples": 10000, "sklearn_samples": [2000]}
+# --path: the paper's sweep on the issue's problem; scikit-learn's lasso_path
+# runs row by row, so it is timed on a few rows.
+PATH_DEFAULTS = {"sizes": [2000], "n_samples": 300, "sklearn_samples": [30]}
+PAPER_PENALTIES = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
 
 
 # --------------------------------------------------------------------------- setup
@@ -142,8 +162,14 @@ def parse_args(argv=None):
         "--l1-penalty",
         type=float,
         nargs="+",
-        default=[0.05],
-        help="one or more penalties, each timed at every size [0.05]",
+        help="one or more penalties, each timed at every size [0.05; with "
+        "--path the paper's 0.01 0.02 0.05 0.1 0.2 0.3 0.5]",
+    )
+    parser.add_argument(
+        "--path",
+        action="store_true",
+        help="time the warm-started path over the penalties against cold "
+        "solves and scikit-learn's lasso_path [V=2000, N=300, 30 sklearn rows]",
     )
     parser.add_argument(
         "--device", default="cpu", help="ours and ADMM: cpu, cuda, cuda:N [cpu]"
@@ -168,10 +194,14 @@ def parse_args(argv=None):
         "--quick", action="store_true", help="V=200, N=300, 100 sklearn rows"
     )
     args = parser.parse_args(argv)
-    preset = QUICK if args.quick else DEFAULTS
+    preset = QUICK if args.quick else PATH_DEFAULTS if args.path else DEFAULTS
     for name, value in preset.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.l1_penalty is None:
+        args.l1_penalty = PAPER_PENALTIES if args.path else [0.05]
+    if args.path and len(set(args.l1_penalty)) != len(args.l1_penalty):
+        parser.error("--path needs distinct --l1-penalty values.")
     if len(args.sklearn_samples) not in (1, len(args.sizes)):
         parser.error("--sklearn-samples takes one value or one per size.")
     return args
@@ -504,6 +534,166 @@ def bench_size(n_atoms, sklearn_rows, lam, args, problem):
     return row
 
 
+# --------------------------------------------------------------------------- path
+
+
+def time_sklearn_path(X, dictionary, penalties):
+    """Time scikit-learn's ``lasso_path(positive=True)`` row by row, in float64.
+
+    Its objective ``(1 / (2 d)) ||z - D.T w||^2 + alpha |w|_1`` is ours over
+    ``d`` with ``alpha = l1_penalty / d``. The Gram matrix is precomputed once
+    (not timed) and passed with each row's correlations, as a path over many
+    rows would do; the solves warm-start from penalty to penalty.
+    """
+    X, atoms = X.astype(np.float64), dictionary.astype(np.float64)
+    n_features = X.shape[1]
+    design = np.asfortranarray(atoms.T)
+    gram = atoms @ atoms.T
+    alphas = np.sort(np.asarray(penalties, dtype=np.float64))[::-1] / n_features
+    codes = np.zeros((len(alphas), len(X), len(atoms)))
+    start = time.perf_counter()
+    for i, z in enumerate(X):
+        _, coefs, _ = lasso_path(
+            design, z, alphas=alphas, precompute=gram, Xy=atoms @ z, positive=True
+        )
+        codes[:, i] = coefs.T
+    seconds = time.perf_counter() - start
+    return [sp.csr_matrix(c) for c in codes], seconds
+
+
+def bench_path(n_atoms, sklearn_rows, args, problem):
+    """The warm-started path against cold solves and scikit-learn's lasso_path."""
+    X, dictionary, data_seconds = problem
+    penalties = sorted(args.l1_penalty, reverse=True)
+    options = {
+        "solver": args.solver,
+        "working_set_size": WORKING_SET_SIZE,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "dtype": torch.float32,
+    }
+    # Warm-up: compiles the active-set solver on first use, starts CUDA.
+    nonnegative_lasso_path(X[:64], dictionary, penalties, **options)
+    log(f"V={n_atoms}: timing the path over {penalties}")
+    synchronize(args.device)
+    start = time.perf_counter()
+    path = nonnegative_lasso_path(X, dictionary, penalties, **options)
+    synchronize(args.device)
+    path_seconds = time.perf_counter() - start
+
+    cold_seconds, per_penalty = [], []
+    sk_rows = min(sklearn_rows, len(X))
+    log(f"V={n_atoms}: path {path_seconds:.2f}s; timing cold solves")
+    for penalty, warm in zip(penalties, path, strict=True):
+        synchronize(args.device)
+        start = time.perf_counter()
+        cold = nonnegative_lasso(X, dictionary, penalty, **options)
+        synchronize(args.device)
+        cold_seconds.append(time.perf_counter() - start)
+        warm_obj = nonnegative_lasso_objective(X, dictionary, warm.codes, penalty)
+        cold_obj = nonnegative_lasso_objective(X, dictionary, cold.codes, penalty)
+        per_penalty.append(
+            {
+                "l1_penalty": penalty,
+                "cold_seconds": cold_seconds[-1],
+                "mean_l0": float(warm.codes.getnnz(axis=1).mean()),
+                "path_vs_cold_max_rel": float(
+                    np.abs((warm_obj - cold_obj) / cold_obj).max()
+                ),
+                "n_not_converged": int((~warm.converged).sum()),
+                "path_objective": warm_obj,
+            }
+        )
+    log(f"V={n_atoms}: timing scikit-learn's lasso_path on {sk_rows} rows")
+    sk_codes, sk_seconds = time_sklearn_path(X[:sk_rows], dictionary, penalties)
+    for entry, codes in zip(per_penalty, sk_codes, strict=True):
+        penalty, ours = entry["l1_penalty"], entry.pop("path_objective")[:sk_rows]
+        theirs = nonnegative_lasso_objective(X[:sk_rows], dictionary, codes, penalty)
+        entry["sklearn"] = relative_differences(ours, theirs)
+    densest = cold_seconds[-1]
+    sk_per_row = sk_seconds / sk_rows
+    return {
+        "n_atoms": n_atoms,
+        "n_samples": len(X),
+        "n_features": N_FEATURES,
+        "data_seconds": data_seconds,
+        "l1_penalties": penalties,
+        "path_seconds": path_seconds,
+        "cold_sum_seconds": float(sum(cold_seconds)),
+        "densest_cold_seconds": densest,
+        "sklearn_rows": sk_rows,
+        "sklearn_seconds": sk_seconds,
+        "sklearn_seconds_for_all_rows": sk_per_row * len(X),
+        "path_over_densest": path_seconds / densest,
+        "path_over_cold_sum": path_seconds / sum(cold_seconds),
+        "sklearn_over_path": sk_per_row * len(X) / path_seconds,
+        "per_penalty": per_penalty,
+    }
+
+
+def path_report(results):
+    m = results["machine"]
+    lines = [
+        f"machine: {m['device_name']} | device={m['device']} | cpus={m['cpu_count']}"
+        f" | torch {m['torch']} ({m['torch_threads']} threads) | sklearn "
+        f"{m['sklearn']} | load avg at start {m['load_average_at_start']}, at end "
+        f"{m['load_average_at_end']}",
+        f"problem: d={N_FEATURES}, SpLiCE-normalised make_concept_embeddings; ours "
+        f"float32, solver={results['config']['solver']}, tol=1e-6",
+        "",
+        "Regularisation path (seconds for all N rows; scikit-learn's lasso_path "
+        "timed on its rows and scaled to N)",
+    ]
+    header = [
+        "V",
+        "N",
+        "penalties",
+        "path",
+        "cold sum",
+        "densest cold",
+        "sklearn",
+        "(rows)",
+        "path/densest",
+        "path/cold sum",
+        "sklearn/path",
+    ]
+    body = [
+        [
+            r["n_atoms"],
+            r["n_samples"],
+            len(r["l1_penalties"]),
+            f"{r['path_seconds']:.2f}",
+            f"{r['cold_sum_seconds']:.2f}",
+            f"{r['densest_cold_seconds']:.2f}",
+            f"{r['sklearn_seconds_for_all_rows']:.1f}",
+            r["sklearn_rows"],
+            f"{r['path_over_densest']:.2f}x",
+            f"{r['path_over_cold_sum']:.2f}x",
+            f"{r['sklearn_over_path']:.0f}x",
+        ]
+        for r in results["path_rows"]
+    ]
+    lines.append(_table(header, body))
+    lines += ["", "Per penalty: cold time, L0, |f_path - f_cold| / f_cold (max),"]
+    lines.append("(f_sklearn - f_path) / f_path (max: > 0, ours lower)")
+    header = ["V", "l1", "cold s", "L0", "path vs cold", "sklearn vs path", "unconv."]
+    body = [
+        [
+            r["n_atoms"],
+            p["l1_penalty"],
+            f"{p['cold_seconds']:.2f}",
+            f"{p['mean_l0']:.1f}",
+            f"{p['path_vs_cold_max_rel']:.1e}",
+            f"{p['sklearn']['max_signed']:.1e}",
+            p["n_not_converged"],
+        ]
+        for r in results["path_rows"]
+        for p in r["per_penalty"]
+    ]
+    lines.append(_table(header, body))
+    return "\n".join(lines)
+
+
 # -------------------------------------------------------------------------- output
 
 
@@ -677,17 +867,22 @@ def main(argv=None):
         },
         "rows": [],
     }
+    if args.path:
+        results["path_rows"] = []
     for n_atoms, n_sk in zip(args.sizes, sklearn_rows, strict=True):
         start = time.perf_counter()
         X, dictionary = make_problem(args.n_samples, n_atoms, args.seed)
         problem = (X, dictionary, time.perf_counter() - start)
         log(f"V={n_atoms}: data ready ({problem[2]:.1f}s)")
+        if args.path:
+            results["path_rows"].append(bench_path(n_atoms, n_sk, args, problem))
+            continue
         for lam in args.l1_penalty:
             results["rows"].append(bench_size(n_atoms, n_sk, lam, args, problem))
     results["machine"]["load_average_at_end"] = [
         round(v, 2) for v in (os.getloadavg() if hasattr(os, "getloadavg") else [])
     ]
-    text = report(results)
+    text = path_report(results) if args.path else report(results)
     print(text)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))

@@ -5,7 +5,8 @@ Public estimators:
 - :class:`CLAPEmbedder`: audio (files or waveforms) to LAION-CLAP embeddings,
   and text to the same space with :meth:`CLAPEmbedder.embed_text`.
 - :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights
-  over named text concepts (SpLiCE recipe applied to CLAP audio embeddings).
+  over named text concepts (SpLiCE recipe applied to CLAP audio embeddings);
+  :func:`concept_path` computes them for a sweep of sparsity penalties.
 - :class:`ConceptVocabulary`: the names and embeddings of those concepts.
 - :class:`FineTunedConceptProjector`: a linear projector trained on a task so
   that the concept weights serve it better, still over named concepts.
@@ -15,6 +16,10 @@ Public estimators:
   speaker embeddings into sparse, often mono-semantic features.
 - :class:`TitaNetEmbedder`, :class:`ResemblyzerEmbedder`: audio to speaker
   embeddings (NeMo TitaNet; the pretrained encoder shipped with resemblyzer).
+
+Models are saved and loaded with :mod:`sklearn_audioconcepts.persistence`
+(skops, no code run from the file). A file the package cannot read raises
+:class:`FileReadError`, whose message names the file.
 """
 
 import importlib
@@ -27,11 +32,13 @@ _LAZY = {
     "CLAPEmbedder": "clap",
     "ConceptDecomposer": "decomposition",
     "ConceptVocabulary": "vocabulary",
+    "FileReadError": "_files",
     "FineTunedConceptProjector": "projector",
     "ResemblyzerEmbedder": "speaker",
     "TitaNetEmbedder": "speaker",
     "TopKSparseAutoencoder": "sae",
     "ZeroShotClassifier": "zero_shot",
+    "concept_path": "decomposition",
     "load_audio_concepts": "data",
 }
 
@@ -41,12 +48,14 @@ __all__ = [
     "CLAPEmbedder",
     "ConceptDecomposer",
     "ConceptVocabulary",
+    "FileReadError",
     "FineTunedConceptProjector",
     "ResemblyzerEmbedder",
     "TitaNetEmbedder",
     "TopKSparseAutoencoder",
     "ZeroShotClassifier",
     "__version__",
+    "concept_path",
     "load_audio_concepts",
 ]
 

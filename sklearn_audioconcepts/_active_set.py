@@ -31,20 +31,30 @@ the embedding's dimension) take a *ray step* instead of entering: along
 falls, so the step runs until a support atom reaches zero and leaves; the
 atom then enters a factor that is well conditioned again.
 
+A row can be solved for several penalties, from the largest down, each
+starting from the previous solution: ``G_AA`` and its factor do not depend on
+the penalty, so the support, factor and weights carry over and only
+``L^{-1} b_A`` is recomputed (see :func:`solve_rows`). Lawson-Hanson accepts
+any feasible start, and a solution at a larger penalty is one.
+
 Factors, weights and gradients are float64 whatever the input dtype: the
 support's system is small, and float64 keeps an updated factor accurate over
 hundreds of updates. Rows are independent; a call solves a block of rows with
-the GIL released, so a thread pool solves blocks in parallel.
+the GIL released, so a thread pool solves blocks in parallel. The compiled
+code has one signature per data dtype, compiled on first use of that dtype
+(:func:`_ensure_compiled`).
 
 Nothing here knows about scikit-learn or torch.
 """
 
+import logging
+import threading
 from collections import namedtuple
 
 import numpy as np
 from llvmlite import ir
 from llvmlite.binding import llvm_version_info
-from numba import njit, types
+from numba import from_dtype, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -63,6 +73,8 @@ _JIT = {
 _DEPENDENT_PIVOT = 1e-9
 
 CONVERGED, MAX_ITER, BREAKDOWN = 0, 1, 2
+
+logger = logging.getLogger("sklearn_audioconcepts")
 
 Factorised = namedtuple(
     "Factorised", ["factor", "halfway", "weights", "trial", "column", "support"]
@@ -276,7 +288,7 @@ def _new_candidates(gradient, in_working_set, kkt_tol, most, chosen, values):
     gathering their Gram entries walk memory forwards. Returns the number
     written to ``chosen``.
     """
-    count = 0
+    count = np.int64(0)
     for j in range(gradient.shape[0]):
         if gradient[j] < -kkt_tol and not in_working_set[j]:
             chosen[count] = j
@@ -285,7 +297,7 @@ def _new_candidates(gradient, in_working_set, kkt_tol, most, chosen, values):
     if count > most:
         cut = _kth_smallest(values, count, most - 1)
         # Strictly below the cut, then ties up to ``most`` (in atom order).
-        kept = 0
+        kept = np.int64(0)
         for u in range(count):
             if gradient[chosen[u]] < cut:
                 chosen[kept] = chosen[u]
@@ -453,7 +465,7 @@ def _lawson_hanson(
     """
     weights = factorised.weights
     while iterations < max_iter:
-        best, entering = -kkt_tol, -1
+        best, entering = -kkt_tol, np.int64(-1)
         for t in range(n_working):
             if working_gradient[t] < best:
                 best, entering = working_gradient[t], t
@@ -549,8 +561,8 @@ def solve_rows(
     gram,
     corr,
     X,
-    l1_penalty,
-    kkt_tol,
+    l1_penalties,
+    kkt_tols,
     max_iter,
     working_set_size,
     out_atoms,
@@ -560,14 +572,25 @@ def solve_rows(
     out_iterations,
     out_status,
 ):
-    """Solve every row of ``X`` (with correlations ``corr = X @ atoms.T``).
+    """Solve every row of ``X`` (correlations ``corr = X @ atoms.T``) per penalty.
 
-    Row ``i``'s solution is ``out_weights[i, :out_size[i]]`` on the atoms
-    ``out_atoms[i, :out_size[i]]``. ``working_set_size`` atoms start each
-    working set; each later round restarts it from the support and adds up
-    to ``max(working_set_size, support size)`` violators.
-    ``out_atoms.shape[1]`` bounds the support (``min(n_atoms, n_features)``
+    ``l1_penalties`` must decrease. Row ``i``'s solution at penalty ``k`` is
+    ``out_weights[k, i, :out_size[k, i]]`` on the atoms
+    ``out_atoms[k, i, :out_size[k, i]]``. ``working_set_size`` atoms start
+    each working set; each later round restarts it from the support and adds
+    up to ``max(working_set_size, support size)`` violators.
+    ``out_atoms.shape[2]`` bounds the support (``min(n_atoms, n_features)``
     holds any solution the method reaches: its supports are independent).
+
+    **Warm starts.** A row's penalties are solved in turn, each from the
+    previous one's solution: the support, its Cholesky factor and the cached
+    Gram entries stay (``G_AA`` does not depend on the penalty), and the
+    weights, feasible for any penalty, are the starting point. A smaller
+    penalty raises ``b_A`` by the same amount on every atom, so only
+    ``L^{-1} b_A`` is recomputed (one triangular solve); Lawson-Hanson's
+    inner loop then moves to the minimiser on the support, dropping atoms
+    that reach zero, and the outer loop adds the atoms the smaller penalty
+    lets in. ``max_iter`` counts per penalty.
 
     Per-thread workspace: the :class:`Factorised` support,
     ``cached[q, t] = G[support[q], working_set[t]]``, the working set with
@@ -575,7 +598,8 @@ def solve_rows(
     gradient of the last round.
     """
     n_rows, n_atoms = corr.shape
-    capacity = out_atoms.shape[1]
+    n_penalties = l1_penalties.shape[0]
+    capacity = out_atoms.shape[2]
     factor = np.empty((capacity, capacity))
     halfway = np.zeros(capacity)
     weights = np.zeros(capacity)
@@ -594,82 +618,162 @@ def solve_rows(
     scratch = np.zeros(n_atoms, np.int64)
     values = np.empty(n_atoms)
     for i in range(n_rows):
-        for j in range(n_atoms):
-            target[j] = corr[i, j] - l1_penalty
-            gradient[j] = -target[j]
-        size, n_working, iterations = 0, 0, 0
-        most = working_set_size
-        while True:
-            if n_working > 0:
-                # Candidates that did not enter leave: the full gradient finds
-                # them again if they still violate, and each step's cost stays
-                # support * (support + new).
-                n_working = _shrink_to_support(
-                    size,
-                    support,
-                    cached,
-                    spare,
-                    working_set,
-                    n_working,
-                    working_gradient,
-                    in_working_set,
-                    position,
-                    gradient,
-                )
-                cached, spare = spare, cached
-            n_new = _new_candidates(
-                gradient, in_working_set, kkt_tol, most, scratch, values
-            )
-            new = scratch[:n_new]
-            if n_new == 0:
-                status = CONVERGED
-                break
-            if iterations >= max_iter:
-                status = MAX_ITER
-                break
-            for q in range(size):
-                row = gram[support[q]]
-                for u in range(new.shape[0]):
-                    cached[q, n_working + u] = row[new[u]]
-            for u in range(new.shape[0]):
-                working_set[n_working] = new[u]
-                in_working_set[new[u]] = True
-                position[new[u]] = n_working
-                working_gradient[n_working] = gradient[new[u]]
-                n_working += 1
-            most = max(working_set_size, size)
-            size, iterations, status = _lawson_hanson(
-                gram,
-                target,
-                kkt_tol,
-                max_iter,
-                size,
-                iterations,
-                n_working,
-                factorised,
-                cached,
-                working_set,
-                working_gradient,
-            )
+        size, n_working = np.int64(0), np.int64(0)
+        for k in range(n_penalties):
+            l1_penalty, kkt_tol = l1_penalties[k], kkt_tols[k]
+            for j in range(n_atoms):
+                target[j] = corr[i, j] - l1_penalty
+            if size > 0:
+                # The previous penalty's solution, on the same factor.
+                for q in range(size):
+                    trial[q] = target[support[q]]
+                _forward_solve(factor, size, trial, halfway)
+                size = _settle(factorised, size, cached, n_working, target)
             _full_gradient(gram, target, support, weights, size, gradient)
-            if status == BREAKDOWN:
-                break
+            iterations = np.int64(0)
+            most = working_set_size
+            while True:
+                if n_working > 0:
+                    # Candidates that did not enter leave: the full gradient
+                    # finds them again if they still violate, and each step's
+                    # cost stays support * (support + new).
+                    n_working = _shrink_to_support(
+                        size,
+                        support,
+                        cached,
+                        spare,
+                        working_set,
+                        n_working,
+                        working_gradient,
+                        in_working_set,
+                        position,
+                        gradient,
+                    )
+                    cached, spare = spare, cached
+                n_new = _new_candidates(
+                    gradient, in_working_set, kkt_tol, most, scratch, values
+                )
+                new = scratch[:n_new]
+                if n_new == 0:
+                    status = CONVERGED
+                    break
+                if iterations >= max_iter:
+                    status = MAX_ITER
+                    break
+                for q in range(size):
+                    row = gram[support[q]]
+                    for u in range(new.shape[0]):
+                        cached[q, n_working + u] = row[new[u]]
+                for u in range(new.shape[0]):
+                    working_set[n_working] = new[u]
+                    in_working_set[new[u]] = True
+                    position[new[u]] = n_working
+                    working_gradient[n_working] = gradient[new[u]]
+                    n_working += 1
+                most = max(working_set_size, size)
+                size, iterations, status = _lawson_hanson(
+                    gram,
+                    target,
+                    kkt_tol,
+                    max_iter,
+                    size,
+                    iterations,
+                    n_working,
+                    factorised,
+                    cached,
+                    working_set,
+                    working_gradient,
+                )
+                _full_gradient(gram, target, support, weights, size, gradient)
+                if status == BREAKDOWN:
+                    break
+            out_gap[k, i] = _duality_gap(
+                X[i], target, factorised, size, gradient, l1_penalty
+            )
+            out_size[k, i] = size
+            out_iterations[k, i] = iterations
+            out_status[k, i] = status
+            for q in range(size):
+                out_atoms[k, i, q] = support[q]
+                out_weights[k, i, q] = weights[q]
         for t in range(n_working):
             in_working_set[working_set[t]] = False
             position[working_set[t]] = -1
-        out_gap[i] = _duality_gap(X[i], target, factorised, size, gradient, l1_penalty)
-        out_size[i] = size
-        out_iterations[i] = iterations
-        out_status[i] = status
-        for q in range(size):
-            out_atoms[i, q] = support[q]
-            out_weights[i, q] = weights[q]
 
 
-def active_set_lasso(
-    X, atoms, gram, l1_penalty, *, kkt_tol, max_iter, working_set_size, atoms64=None
+def _signature(dtype):
+    """The one :func:`solve_rows` signature for data of ``dtype``."""
+    data = types.Array(from_dtype(np.dtype(dtype)), 2, "C")
+    vector, matrix = types.float64[::1], types.float64[:, ::1]
+    per_row = types.Array(types.int64, 2, "C")
+    return (
+        data,
+        matrix,
+        data,
+        vector,
+        vector,
+        types.int64,
+        types.int64,
+        types.Array(types.int32, 3, "C"),
+        types.Array(types.float64, 3, "C"),
+        per_row,
+        matrix,
+        per_row,
+        per_row,
+    )
+
+
+def _in_disk_cache(signature):
+    """Whether numba's on-disk cache holds :func:`solve_rows` for ``signature``.
+
+    Reads numba's cache index the way ``Dispatcher.compile`` does before it
+    compiles (private numba API: any failure counts as a miss, which only
+    costs an unneeded message).
+    """
+    try:
+        cache = solve_rows._cache
+        key = cache._index_key(signature, solve_rows.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - a guess about a cache, never an error
+        return False
+
+
+_COMPILE_LOCK = threading.Lock()
+
+
+def _ensure_compiled(dtype):
+    """Compile (or load from numba's disk cache) :func:`solve_rows` for ``dtype``.
+
+    Only the dtype in use is compiled. A compilation takes about 10 s of
+    CPU time per dtype on an AMD EPYC core (longer on a busy machine) and
+    happens once per environment, so it is announced once, at WARNING level
+    through the package's logger (visible without any logging set-up, and
+    not a Python warning: ``-W error`` runs are unaffected). The lock makes
+    concurrent batches wait for one compilation instead of announcing it
+    each.
+    """
+    signature = _signature(dtype)
+    with _COMPILE_LOCK:
+        if signature in solve_rows.overloads:
+            return
+        if not _in_disk_cache(signature):
+            logger.warning(
+                "Compiling the active-set solver for %s data: once per "
+                "environment, about 10 s of CPU time (longer on a busy machine); "
+                "numba then caches it on disk (%s).",
+                np.dtype(dtype).name,
+                solve_rows.stats.cache_path,
+            )
+        solve_rows.compile(signature)
+
+
+def active_set_lasso_path(
+    X, atoms, gram, l1_penalties, *, kkt_tol, max_iter, working_set_size, atoms64=None
 ):
-    """Solve every row of ``X`` over ``atoms`` with the compiled active-set method.
+    """Solve every row of ``X`` over ``atoms`` for each of ``l1_penalties``.
+
+    Each row's penalties are solved from the largest down, each warm-started
+    from the previous solution (see :func:`solve_rows`).
 
     Parameters
     ----------
@@ -677,11 +781,14 @@ def active_set_lasso(
     atoms : ndarray of shape (n_atoms, n_features), same dtype as ``X``
     gram : ndarray of shape (n_atoms, n_atoms)
         ``atoms @ atoms.T``, C-contiguous.
-    l1_penalty : float
-    kkt_tol : float
-        A row is done when no atom's gradient is below ``-kkt_tol``.
+    l1_penalties : sequence of float
+        Nonnegative and strictly decreasing.
+    kkt_tol : float or sequence of float
+        A row is done when no atom's gradient is below ``-kkt_tol``; one
+        value per penalty, or one for all.
     max_iter : int
-        Most iterations (an atom entering, with any it pushes out) per row.
+        Most iterations (an atom entering, with any it pushes out) per row
+        and penalty.
     working_set_size : int
         Candidates in a row's first working set, and the fewest added per
         later round.
@@ -690,19 +797,27 @@ def active_set_lasso(
 
     Returns
     -------
-    indptr, indices, data : ndarrays
-        The solutions as CSR parts (float64 data, indices sorted per row).
-    gap : ndarray of shape (n_samples,)
-        Relative duality gap of each row.
-    n_iter : ndarray of shape (n_samples,)
-        Iterations per row.
-    status : ndarray of shape (n_samples,)
-        ``CONVERGED``, ``MAX_ITER`` or ``BREAKDOWN`` per row.
+    solutions : list of tuple
+        One per penalty: ``(indptr, indices, data, gap, n_iter, status)``,
+        the codes as CSR parts (float64 data, indices sorted per row), each
+        row's relative duality gap, its iterations and its ``CONVERGED``,
+        ``MAX_ITER`` or ``BREAKDOWN`` status.
     """
+    # Fresh writable copies: a read-only array is another type to numba.
+    penalties = np.array(l1_penalties, dtype=np.float64).reshape(-1)
+    if len(penalties) == 0 or (np.diff(penalties) >= 0).any() or penalties[-1] < 0:
+        raise ValueError(
+            "l1_penalties must be nonnegative and strictly decreasing, got "
+            f"{penalties.tolist()}."
+        )
+    kkt_tols = np.array(
+        np.broadcast_to(np.asarray(kkt_tol, np.float64), penalties.shape)
+    )
     # One array type per dtype: numba compiles (for tens of seconds) anew for
     # every layout or read-only flag it sees.
     dtype = atoms.dtype
     X, gram = (np.require(a, dtype, ("C", "W")) for a in (X, gram))
+    _ensure_compiled(dtype)
     # Correlations in float64 whatever the data's dtype. Rounded to float32,
     # they would carry errors that depend on the shape of the product (BLAS
     # blocks it differently), so a row's codes would change with the batch
@@ -714,21 +829,22 @@ def active_set_lasso(
     corr = X.astype(np.float64) @ atoms64.T
     n_samples = X.shape[0]
     n_atoms, n_features = atoms.shape
+    n_penalties = len(penalties)
     # Supports the method reaches are linearly independent (ray steps keep
     # them so), hence never larger than the dimension.
     capacity = min(n_atoms, n_features)
-    support = np.empty((n_samples, capacity), np.int32)
-    weights = np.empty((n_samples, capacity))
-    size = np.empty(n_samples, np.int64)
-    gap = np.empty(n_samples)
-    n_iter = np.empty(n_samples, np.int64)
-    status = np.empty(n_samples, np.int64)
+    support = np.empty((n_penalties, n_samples, capacity), np.int32)
+    weights = np.empty((n_penalties, n_samples, capacity))
+    size = np.empty((n_penalties, n_samples), np.int64)
+    gap = np.empty((n_penalties, n_samples))
+    n_iter = np.empty((n_penalties, n_samples), np.int64)
+    status = np.empty((n_penalties, n_samples), np.int64)
     solve_rows(
         gram,
         corr,
         X,
-        float(l1_penalty),
-        float(kkt_tol),
+        penalties,
+        kkt_tols,
         int(max_iter),
         int(working_set_size),
         support,
@@ -738,9 +854,36 @@ def active_set_lasso(
         n_iter,
         status,
     )
-    kept = np.arange(capacity) < size[:, None]
-    indices, data = support[kept], weights[kept]
-    indptr = np.concatenate([[0], np.cumsum(size)])
-    # Each row's atoms in ascending order, as CSR consumers expect.
-    order = np.lexsort((indices, np.repeat(np.arange(n_samples), size)))
-    return indptr, indices[order], data[order], gap, n_iter, status
+    row_of = np.arange(n_samples)
+    solutions = []
+    for k in range(n_penalties):
+        kept = np.arange(capacity) < size[k][:, None]
+        indices, data = support[k][kept], weights[k][kept]
+        indptr = np.concatenate([[0], np.cumsum(size[k])])
+        # Each row's atoms in ascending order, as CSR consumers expect.
+        order = np.lexsort((indices, np.repeat(row_of, size[k])))
+        solutions.append(
+            (indptr, indices[order], data[order], gap[k], n_iter[k], status[k])
+        )
+    return solutions
+
+
+def active_set_lasso(
+    X, atoms, gram, l1_penalty, *, kkt_tol, max_iter, working_set_size, atoms64=None
+):
+    """Solve every row of ``X`` over ``atoms`` with the compiled active-set method.
+
+    :func:`active_set_lasso_path` with the one penalty ``l1_penalty``; same
+    parameters and one tuple ``(indptr, indices, data, gap, n_iter, status)``.
+    """
+    (solution,) = active_set_lasso_path(
+        X,
+        atoms,
+        gram,
+        [l1_penalty],
+        kkt_tol=kkt_tol,
+        max_iter=max_iter,
+        working_set_size=working_set_size,
+        atoms64=atoms64,
+    )
+    return solution

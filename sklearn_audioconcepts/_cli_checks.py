@@ -125,9 +125,7 @@ def unreadable(path):
 
 # -- output paths --------------------------------------------------------------
 
-# Output file suffixes per command. Model files: the serialisation helper's
-# formats plug in here (skops; joblib only with an explicit trust flag).
-MODEL_SUFFIXES = (".skops", ".joblib")
+# Output file suffixes per command (model files: persistence's).
 VOCABULARY_SUFFIXES = (".npz",)
 EXPLAIN_SUFFIXES = (".csv", ".tsv", ".tab")
 
@@ -314,6 +312,8 @@ _NUMERIC_OPTIONS = {
     "expansion_factor": _number(float, 0, low_open=True, text="a number above 0"),
     "lr": _number(float, 0, low_open=True, text="a number above 0"),
     "l1_penalty": _number(float, 0, text="a number at least 0"),
+    "top_clips": _number(int, 1, text="at least 1"),
+    "clip_seconds": _number(float, 0, 60, low_open=True, text="seconds in (0, 60]"),
     "similarity_threshold": _number(
         float, -1, 1, low_open=True, text="a cosine in (-1, 1]"
     ),

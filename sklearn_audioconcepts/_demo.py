@@ -304,13 +304,29 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
         metadata.assign(id=ids, held_out=test).to_csv(
             output / "speech_metadata.csv", index=False
         )
-        import joblib
+        from .persistence import save_model
 
-        joblib.dump(sae, output / "language_sae.joblib")
+        # skops: 'sae transform --model' loads it without --trust-pickle.
+        save_model(sae, output / "language_sae.skops")
         say(
             f"  files: {output / 'speech_embeddings.npz'}, speech_metadata.csv, "
-            "language_sae.joblib"
+            "language_sae.skops"
         )
+        from .report import write_report
+
+        index = write_report(
+            sae,
+            waveforms,
+            output / "language_sae_report",
+            X=X,
+            sample_rate=16000,
+            labels=metadata[["language"]],
+            metadata=metadata.drop(columns="language").assign(held_out=test),
+            ids=ids,
+            overwrite=True,
+            progress=progress,
+        )
+        say(f"  listen to its latents: open {index.resolve().as_uri()}")
     if _figures_enabled(output, say):
         from .plotting import plot_latent_scores, plot_steering_shift
 

@@ -259,6 +259,20 @@ def data_variance(X):
     return float(((X - X.mean(dim=0)) ** 2).mean())
 
 
+def data_spread(X):
+    """Root of :func:`data_variance`, at any magnitude.
+
+    The data are divided by their largest magnitude first, so the squares
+    neither overflow (float64 data near ``1e155``) nor underflow (near
+    ``1e-160``).
+    """
+    X = torch.as_tensor(X).to(torch.float64)
+    largest = float(X.abs().max()) if X.numel() else 0.0
+    if largest == 0:
+        return 0.0
+    return math.sqrt(data_variance(X / largest)) * largest
+
+
 # ---------------------------------------------------------------- training
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "PreparedDictionary",
     "nonnegative_lasso",
     "nonnegative_lasso_objective",
+    "nonnegative_lasso_path",
 ]
 
 # A Gram matrix larger than this is not precomputed; working-set blocks are
@@ -699,46 +700,61 @@ def _kkt_tolerance(tol, l1_penalty, dtype):
     return max(tol * l1_penalty, 100 * torch.finfo(dtype).eps)
 
 
-def _working_set_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
-    """One batch through the PyTorch working-set solver, as COO parts."""
-    parts, gap, spent, converged = _solve_batch(
-        z, dictionary, l1_penalty, tol, max_iter, working_set_size
-    )
-    rows, cols, vals = [], [], []
-    for part_rows, part_set, part_weights in parts:
-        nonzero = part_weights > 0
-        rows.append(part_rows[:, None].expand_as(part_set)[nonzero].cpu())
-        cols.append(part_set[nonzero].cpu())
-        vals.append(part_weights[nonzero].cpu())
-    return (
-        torch.cat(rows).numpy(),
-        torch.cat(cols).numpy(),
-        torch.cat(vals).numpy(),
-        gap.cpu().numpy(),
-        spent.cpu().numpy(),
-        converged.cpu().numpy(),
-    )
+def _working_set_batch(z, dictionary, l1_penalties, tol, max_iter, working_set_size):
+    """One batch through the PyTorch working-set solver: COO parts per penalty.
+
+    Each penalty is solved from scratch (no warm start on this path).
+    """
+    solutions = []
+    for l1_penalty in l1_penalties:
+        parts, gap, spent, converged = _solve_batch(
+            z, dictionary, l1_penalty, tol, max_iter, working_set_size
+        )
+        rows, cols, vals = [], [], []
+        for part_rows, part_set, part_weights in parts:
+            nonzero = part_weights > 0
+            rows.append(part_rows[:, None].expand_as(part_set)[nonzero].cpu())
+            cols.append(part_set[nonzero].cpu())
+            vals.append(part_weights[nonzero].cpu())
+        solutions.append(
+            (
+                torch.cat(rows).numpy(),
+                torch.cat(cols).numpy(),
+                torch.cat(vals).numpy(),
+                gap.cpu().numpy(),
+                spent.cpu().numpy(),
+                converged.cpu().numpy(),
+            )
+        )
+    return solutions
 
 
-def _active_set_batch(z, dictionary, l1_penalty, tol, max_iter, working_set_size):
-    """One batch through the compiled active-set solver, as COO parts."""
+def _active_set_batch(z, dictionary, l1_penalties, tol, max_iter, working_set_size):
+    """One batch through the compiled active-set solver: COO parts per penalty.
+
+    The penalties (decreasing) are solved in turn, each warm-started from the
+    previous one's solution.
+    """
     from . import _active_set
 
-    indptr, cols, vals, gap, n_iter, status = _active_set.active_set_lasso(
+    solutions = _active_set.active_set_lasso_path(
         z.numpy(),
         dictionary.atoms.numpy(),
         dictionary.gram.numpy(),
-        l1_penalty,
-        kkt_tol=_kkt_tolerance(tol, l1_penalty, z.dtype),
+        l1_penalties,
+        kkt_tol=[_kkt_tolerance(tol, penalty, z.dtype) for penalty in l1_penalties],
         max_iter=max_iter,
         working_set_size=working_set_size,
         atoms64=dictionary.float64_atoms(),
     )
-    rows = np.repeat(np.arange(len(gap)), np.diff(indptr))
-    # A row whose optimality conditions hold to the working precision is
-    # optimal even where float32 rounding keeps its measured gap above tol.
-    converged = (status == _active_set.CONVERGED) | (gap <= tol)
-    return rows, cols, vals, gap, n_iter, converged
+    parts = []
+    for indptr, cols, vals, gap, n_iter, status in solutions:
+        rows = np.repeat(np.arange(len(gap)), np.diff(indptr))
+        # A row whose optimality conditions hold to the working precision is
+        # optimal even where float32 rounding keeps its measured gap above tol.
+        converged = (status == _active_set.CONVERGED) | (gap <= tol)
+        parts.append((rows, cols, vals, gap, n_iter, converged))
+    return parts
 
 
 SOLVERS = ("auto", "active_set", "working_set")
@@ -839,6 +855,98 @@ def nonnegative_lasso(
     """
     if l1_penalty < 0:
         raise ValueError(f"l1_penalty must be >= 0, got {l1_penalty}.")
+    (result,) = _solve_penalties(
+        X,
+        dictionary,
+        [float(l1_penalty)],
+        solver=solver,
+        tol=tol,
+        max_iter=max_iter,
+        working_set_size=working_set_size,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        progress=progress,
+    )
+    return result
+
+
+def nonnegative_lasso_path(
+    X,
+    dictionary,
+    l1_penalties,
+    *,
+    solver="auto",
+    tol=1e-6,
+    max_iter=1000,
+    working_set_size=_MIN_WORKING_SET,
+    batch_size=2048,
+    device="cpu",
+    dtype=torch.float32,
+    progress=False,
+):
+    """:func:`nonnegative_lasso` for several penalties, with warm starts.
+
+    The active-set solver solves each row's penalties from the largest down,
+    each from the previous solution (its support, Cholesky factor and
+    weights), so a sweep costs little more than its densest penalty alone.
+    The working-set solver solves each penalty from scratch.
+
+    Parameters
+    ----------
+    X, dictionary
+        As for :func:`nonnegative_lasso`.
+    l1_penalties : sequence of float
+        Nonnegative and strictly decreasing.
+    solver, tol, max_iter, working_set_size, batch_size, device, dtype, progress
+        As for :func:`nonnegative_lasso`; ``max_iter`` counts per penalty.
+
+    Returns
+    -------
+    results : list of NonnegativeLassoResult
+        One per penalty, in the order of ``l1_penalties``.
+    """
+    penalties = [float(penalty) for penalty in np.asarray(l1_penalties).reshape(-1)]
+    if (
+        not penalties
+        or not np.isfinite(penalties).all()
+        or min(penalties) < 0
+        or (np.diff(penalties) >= 0).any()
+    ):
+        raise ValueError(
+            "l1_penalties must be finite, nonnegative and strictly decreasing, got "
+            f"{penalties}."
+        )
+    return _solve_penalties(
+        X,
+        dictionary,
+        penalties,
+        solver=solver,
+        tol=tol,
+        max_iter=max_iter,
+        working_set_size=working_set_size,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        progress=progress,
+    )
+
+
+def _solve_penalties(
+    X,
+    dictionary,
+    penalties,
+    *,
+    solver,
+    tol,
+    max_iter,
+    working_set_size,
+    batch_size,
+    device,
+    dtype,
+    progress,
+):
+    """Batches, threads and results shared by the two entry points."""
     if not isinstance(dictionary, PreparedDictionary):
         dictionary = PreparedDictionary(dictionary, device=device, dtype=dtype)
     device, dtype = dictionary.device, dictionary.dtype
@@ -867,16 +975,17 @@ def nonnegative_lasso(
             return solve_batch(
                 X[start : start + batch_size],
                 dictionary,
-                float(l1_penalty),
+                penalties,
                 tol,
                 max_iter,
                 working_set_size,
             )
 
-    rows, cols, vals, gaps, iterations, converged = [], [], [], [], [], []
+    # parts[k]: per penalty, lists of rows, cols, vals, gaps, iterations, flags.
+    parts = [tuple([] for _ in range(6)) for _ in penalties]
     with _cpu_batch_parallelism(device, n_workers) as map_batches:
         solved = map_batches(solve, starts)
-        for start, (part_rows, part_cols, part_vals, gap, spent, done) in zip(
+        for start, solutions in zip(
             starts,
             progress_bar(
                 solved,
@@ -887,34 +996,41 @@ def nonnegative_lasso(
             ),
             strict=True,
         ):
-            rows.append(part_rows + start)
-            cols.append(part_cols)
-            vals.append(part_vals)
-            gaps.append(gap)
-            iterations.append(spent)
-            converged.append(done)
+            for collected, solution in zip(parts, solutions, strict=True):
+                part_rows, *rest = solution
+                collected[0].append(part_rows + start)
+                for into, value in zip(collected[1:], rest, strict=True):
+                    into.append(value)
 
     numpy_dtype = np.dtype(str(dtype).replace("torch.", ""))
-    codes = sp.csr_matrix(
-        (
-            np.concatenate(vals).astype(numpy_dtype, copy=False),
-            (np.concatenate(rows), np.concatenate(cols)),
-        ),
-        shape=(n_samples, n_atoms),
-    )
-    gap = np.concatenate(gaps).astype(np.float64)
-    converged = np.concatenate(converged)
-    if not converged.all():
-        warnings.warn(
-            f"{int((~converged).sum())} of {n_samples} rows did not reach the relative "
-            f"duality gap tol={tol} within max_iter={max_iter} iterations (worst gap "
-            f"{gap[~converged].max():.2e}). Raise max_iter or tol.",
-            ConvergenceWarning,
-            stacklevel=2,
+    results = []
+    for penalty, (rows, cols, vals, gaps, iterations, converged) in zip(
+        penalties, parts, strict=True
+    ):
+        codes = sp.csr_matrix(
+            (
+                np.concatenate(vals).astype(numpy_dtype, copy=False),
+                (np.concatenate(rows), np.concatenate(cols)),
+            ),
+            shape=(n_samples, n_atoms),
         )
-    return NonnegativeLassoResult(
-        codes=codes,
-        duality_gap=gap,
-        n_iter=np.concatenate(iterations).astype(np.int64),
-        converged=converged,
-    )
+        gap = np.concatenate(gaps).astype(np.float64)
+        converged = np.concatenate(converged)
+        if not converged.all():
+            warnings.warn(
+                f"{int((~converged).sum())} of {n_samples} rows did not reach the "
+                f"relative duality gap tol={tol} within max_iter={max_iter} "
+                f"iterations at l1_penalty={penalty:g} (worst gap "
+                f"{gap[~converged].max():.2e}). Raise max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        results.append(
+            NonnegativeLassoResult(
+                codes=codes,
+                duality_gap=gap,
+                n_iter=np.concatenate(iterations).astype(np.int64),
+                converged=converged,
+            )
+        )
+    return results

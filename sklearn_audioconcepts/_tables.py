@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import FileReadError, load_npz, parse_json, reading
+
 __all__ = ["read_table", "write_table", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".npz", ".parquet")
@@ -79,60 +81,90 @@ def write_table(path, ids, values, columns, metadata=None):
     return path
 
 
-def read_table(path):
+def read_table(path, *, kind="table"):
     """Read a table written by :func:`write_table` (or any compatible file).
 
     Returns ``(ids, values, columns, metadata)``: ids as an array of str,
     values float32 of shape (N, D), column names, and a metadata dict.
+    Raises :class:`~sklearn_audioconcepts.FileReadError` naming ``kind``
+    (e.g. ``'embeddings file'``) and the file when it cannot be read.
     """
     path = Path(path)
-    suffix = _suffix(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file.")
-    if suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = {"ids", "values"} - set(data.files)
-                if missing:
-                    raise ValueError(
-                        f"{path} has no {sorted(missing)} arrays; expected a file "
-                        "written by 'sklearn-audioconcepts embed' or 'decompose'."
-                    )
-                values = data["values"]
-                ids = data["ids"].astype(str)
-                columns = (
-                    data["columns"].astype(str)
-                    if "columns" in data.files
-                    else np.asarray([f"x{j}" for j in range(values.shape[1])])
-                )
-                metadata = (
-                    json.loads(str(data["metadata"]))
-                    if "metadata" in data.files
-                    else {}
-                )
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, ValueError) and str(path) in str(exc):
-                raise
-            raise ValueError(f"{path} is not a readable .npz table: {exc}") from None
-    else:
-        pyarrow = _pyarrow()
-        table = pyarrow.parquet.read_table(path)
-        names = table.column_names
-        if "id" not in names:
-            raise ValueError(f"{path} has no 'id' column naming the rows.")
-        ids = np.asarray(table.column("id").to_pylist(), dtype=str)
-        columns = np.asarray([name for name in names if name != "id"])
-        values = (
-            np.column_stack(
-                [table.column(name).to_numpy(zero_copy_only=False) for name in columns]
-            )
-            if len(columns)
-            else np.empty((len(ids), 0))
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise FileReadError(
+            kind,
+            path,
+            f"unknown table format {suffix or '(no suffix)'!r}; tables are "
+            f"{' or '.join(TABLE_SUFFIXES)} files.",
         )
-        raw = (table.schema.metadata or {}).get(_METADATA_KEY)
-        metadata = json.loads(raw.decode()) if raw else {}
+    if suffix == ".npz":
+        ids, values, columns, metadata = _read_npz(kind, path)
+    else:
+        ids, values, columns, metadata = _read_parquet(kind, path)
     if values.ndim != 2 or len(values) != len(ids):
-        raise ValueError(f"{path}: values of shape {values.shape} for {len(ids)} ids.")
+        raise FileReadError(
+            kind, path, f"values of shape {values.shape} for {len(ids)} ids."
+        )
     if not np.issubdtype(values.dtype, np.number):
-        raise ValueError(f"{path}: values are not numeric ({values.dtype}).")
+        raise FileReadError(kind, path, f"values are not numeric ({values.dtype}).")
+    if len(columns) != values.shape[1]:
+        raise FileReadError(
+            kind, path, f"{len(columns)} column names for {values.shape[1]} columns."
+        )
     return ids, values.astype(np.float32, copy=False), columns, metadata
+
+
+def _read_npz(kind, path):
+    arrays = load_npz(
+        kind,
+        path,
+        ("ids", "values"),
+        optional=("columns", "metadata"),
+        expected="a file written by 'sklearn-audioconcepts embed' or 'decompose'",
+    )
+    values = arrays["values"]
+    if values.ndim != 2:
+        raise FileReadError(kind, path, f"values of shape {values.shape}, not 2-D.")
+    ids = arrays["ids"].astype(str)
+    columns = (
+        arrays["columns"].astype(str)
+        if "columns" in arrays
+        else np.asarray([f"x{j}" for j in range(values.shape[1])])
+    )
+    metadata = (
+        parse_json(kind, path, str(arrays["metadata"]), what="metadata")
+        if "metadata" in arrays
+        else {}
+    )
+    return ids, values, columns, metadata
+
+
+def _read_parquet(kind, path):
+    pyarrow = _pyarrow()
+    with reading(kind, path):
+        try:
+            table = pyarrow.parquet.read_table(path)
+        except pyarrow.ArrowException as exc:  # ArrowInvalid is not an OSError
+            raise FileReadError(
+                kind, path, f"it is not a readable Parquet file ({exc})."
+            ) from exc
+    names = table.column_names
+    if "id" not in names:
+        raise FileReadError(kind, path, "it has no 'id' column naming the rows.")
+    ids = np.asarray(table.column("id").to_pylist(), dtype=str)
+    columns = np.asarray([name for name in names if name != "id"])
+    values = (
+        np.column_stack(
+            [table.column(name).to_numpy(zero_copy_only=False) for name in columns]
+        )
+        if len(columns)
+        else np.empty((len(ids), 0))
+    )
+    raw = (table.schema.metadata or {}).get(_METADATA_KEY)
+    metadata = (
+        parse_json(kind, path, raw.decode("utf-8", "replace"), what="metadata")
+        if raw
+        else {}
+    )
+    return ids, values, columns, metadata

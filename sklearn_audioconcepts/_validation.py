@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils import check_array
 
+from ._numerics import max_abs_rows
+
 
 def check_embeddings(
     X, *, name="X", dtype=(np.float32, np.float64), reject_zero_rows=True
@@ -19,8 +21,9 @@ def check_embeddings(
             f"{bad[:5].tolist()}). Drop or re-embed those rows before decomposing."
         )
     if reject_zero_rows:
-        norms = np.linalg.norm(X, axis=1)
-        zero = np.flatnonzero(norms == 0)
+        # Exact zeros only: a row of tiny (even subnormal) values still has a
+        # direction, which the package's row normalisation recovers.
+        zero = np.flatnonzero(max_abs_rows(X) == 0)
         if len(zero):
             raise ValueError(
                 f"{name} has {len(zero)} all-zero row(s) (first: {zero[:5].tolist()}). "

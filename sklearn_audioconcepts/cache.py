@@ -16,22 +16,37 @@ Layout: ``<directory>/<identity>/<content>.npy`` plus an ``identity.json``
 per embedder identity saying what it was (class, parameters, checkpoint),
 so a directory of stale identities can be inspected and deleted by hand.
 Entries are never evicted automatically.
+
+Several processes may share one directory: entries appear only by an atomic
+rename, a reader sees a whole entry or none, and :meth:`EmbeddingCache.clear`
+running beside :meth:`~EmbeddingCache.put` and :meth:`~EmbeddingCache.get`
+tolerates files and folders that vanish or appear under it. An entry that
+cannot be used (unreadable, or not a finite row of the embedder's width) is
+reported with a warning naming its file and recomputed.
 """
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from ._files import FileReadError, load_npy
 from ._progress import progress_bar
 
 __all__ = ["EmbeddingCache", "cached_transform", "embedder_identity", "file_digest"]
+
+# How FileReadError and the warnings name a cache file.
+_ENTRY_KIND = "cache entry"
 
 _FORMAT_VERSION = 1
 # Parameters that change how an embedder runs but not what it returns for a
@@ -40,6 +55,15 @@ DEFAULT_IGNORED_PARAMS = ("progress", "verbose", "on_error")
 _READ_BLOCK = 1 << 20
 # Attributes that transform sets to describe its last call, not the model.
 _PER_CALL_ATTRIBUTES = ("failed_",)
+_FAILURE_COLUMNS = ["index", "input", "error", "message"]
+# clear() leaves younger temporary files alone: they are writes in progress
+# by another process (one row takes milliseconds); older ones were left by a
+# writer that was killed.
+_STALE_TEMPORARY_SECONDS = 60.0
+# put() starts again when a concurrent clear() removed its folder between
+# creating it and writing into it; each retry needs clear() to win that
+# window of microseconds again, so a few suffice.
+_PUT_ATTEMPTS = 20
 
 
 class EmbeddingCache:
@@ -86,25 +110,38 @@ class EmbeddingCache:
         return self.directory / identity / f"{content}.npy"
 
     def get(self, key):
-        """The stored embedding, or None when absent (or unreadable).
+        """The stored embedding, or None when absent (or unusable).
 
-        An entry that cannot be read (e.g. damaged on disk outside this
-        class) is reported with a warning and treated as missing, so it is
-        recomputed and overwritten.
+        An entry that cannot be used (damaged on disk outside this class: not
+        a ``.npy`` file, or not a one-dimensional array of finite numbers) is
+        reported with a ``RuntimeWarning`` naming its file and treated as
+        missing, so it is recomputed and overwritten. An entry removed by a
+        concurrent :meth:`clear` is simply missing.
         """
         path = self.path(key)
         try:
-            return np.load(path, allow_pickle=False)
+            entry = load_npy(_ENTRY_KIND, path)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, EOFError) as exc:
-            warnings.warn(
-                f"Ignoring unreadable cache entry {path} ({exc}); it will be "
-                "recomputed.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        except FileReadError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                return None  # removed by a concurrent clear() after the check
+            self._warn_unusable(path, exc.reason)
             return None
+        problem = _entry_problem(entry)
+        if problem is not None:
+            self._warn_unusable(path, problem)
+            return None
+        return entry
+
+    def _warn_unusable(self, path, problem):
+        # The wording of FileReadError, as a warning: the entry is recomputed.
+        message = str(FileReadError(_ENTRY_KIND, path, problem.rstrip(".")))
+        warnings.warn(
+            f"{message}. Ignoring it; it will be recomputed and overwritten.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     def put(self, key, embedding, *, description=None):
         """Store one embedding atomically (temporary file, then rename).
@@ -120,32 +157,60 @@ class EmbeddingCache:
             Written once per identity as ``identity.json``.
         """
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if description is not None:
-            info = path.parent / "identity.json"
-            if not info.exists():
-                _atomic_write(info, json.dumps(description, indent=2).encode())
-        buffer = _npy_bytes(np.asarray(embedding))
-        _atomic_write(path, buffer)
+        data = _npy_bytes(np.asarray(embedding))
+        for attempt in range(_PUT_ATTEMPTS):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if description is not None:
+                    info = path.parent / "identity.json"
+                    if not info.exists():
+                        _atomic_write(info, json.dumps(description, indent=2).encode())
+                _atomic_write(path, data)
+                return
+            except (FileNotFoundError, FileExistsError):
+                # A concurrent clear() removed the folder (or our temporary
+                # file) under us; FileExistsError is mkdir(exist_ok=True)
+                # finding it there and then gone. Start again.
+                if attempt == _PUT_ATTEMPTS - 1:
+                    raise
 
     def __contains__(self, key):
         return self.path(key).is_file()
 
     def __len__(self):
-        if not self.directory.is_dir():
-            return 0
-        return sum(1 for _ in self.directory.glob("*/*.npy"))
+        return sum(
+            1
+            for folder in _scan(self.directory)
+            for entry in _scan(folder)
+            if entry.name.endswith(".npy")
+        )
 
     def clear(self):
-        """Delete every entry (and the identity descriptions)."""
-        if not self.directory.is_dir():
-            return
-        for entry in self.directory.glob("*/*"):
-            if entry.suffix in (".npy", ".json", ".tmp"):
-                entry.unlink()
-        for folder in self.directory.iterdir():
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        """Delete every entry (and the identity descriptions).
+
+        Safe beside other processes using the directory: files that vanish
+        meanwhile are skipped, and a folder that a concurrent :meth:`put`
+        fills again is kept. Temporary files of writes in progress (younger
+        than a minute) are left to finish; older ones, left by a writer that
+        was killed, are deleted.
+        """
+        stale_before = time.time() - _STALE_TEMPORARY_SECONDS
+        for folder in _scan(self.directory):
+            if not _is_folder(folder):
+                continue
+            for entry in _scan(folder):
+                name = entry.name
+                if name.endswith((".npy", ".json")) or (
+                    name.endswith(".tmp") and _modified_before(entry, stale_before)
+                ):
+                    _remove(entry.path)
+            try:
+                os.rmdir(folder.path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # refilled meanwhile, or holds other files
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
 
 
 def cached_transform(
@@ -186,7 +251,20 @@ def cached_transform(
     Returns
     -------
     embeddings : ndarray of shape (n_files, n_features)
-        One row per file, in the order of ``X``.
+        One row per file, in the order of ``X``. Files the embedder could not
+        embed (``on_error="nan"``) are NaN rows; they are never stored.
+
+    Notes
+    -----
+    ``embedder.failed_`` is set to the failures of the whole call, as a
+    :class:`pandas.DataFrame` with one row per NaN row of ``embeddings``, in
+    order: ``index`` (the position in ``X``), ``input``, ``error`` and
+    ``message`` (the embedder's own reason, gathered from its ``failed_``
+    after each batch). It is empty when every file was embedded or found.
+
+    Cache entries that cannot be used (unreadable, not a finite row, or of
+    another width than the embedder's rows) are reported with a
+    ``RuntimeWarning`` naming their file, recomputed and overwritten.
 
     Examples
     --------
@@ -207,28 +285,36 @@ def cached_transform(
         embedder, ignore_params=ignore_params, with_description=True
     )
     keys = [(identity, file_digest(path)) for path in paths]
-
-    found = {}
-    for key in keys:
-        if key not in found:
-            found[key] = cache.get(key)
-    missing = {}  # content key -> first path with it, in input order
+    first_path = {}  # content key -> first path with it, in input order
     for path, key in zip(paths, keys):
-        if found[key] is None and key not in missing:
-            missing[key] = path
-    missing_keys = list(missing)
-    batches = range(0, len(missing_keys), batch_size)
-    for start in progress_bar(batches, progress=progress, desc="Embedding misses"):
-        batch_keys = missing_keys[start : start + batch_size]
-        batch_paths = [missing[key] for key in batch_keys]
-        rows = _dense_rows(embedder.transform(batch_paths), len(batch_paths), embedder)
-        for key, row in zip(batch_keys, rows):
-            # A NaN row is an input that failed (on_error="nan"): failures
-            # may be transient, so they are returned but never stored.
-            if np.isfinite(row).all():
-                cache.put(key, row, description=description)
-            found[key] = row
-    return np.stack([found[key] for key in keys])
+        first_path.setdefault(key, path)
+    stored = {key: cache.get(key) for key in first_path}
+    computed = {}
+    reasons = {}  # content key -> (error, message) of a failed input
+    pending = [key for key in first_path if stored[key] is None]
+    if not pending and len({stored[key].shape for key in first_path}) > 1:
+        # Entries of several widths and nothing to compute: embed one file to
+        # learn the embedder's width, and so which entries are wrong.
+        pending = list(first_path)[:1]
+    while pending:
+        batches = range(0, len(pending), batch_size)
+        for start in progress_bar(batches, progress=progress, desc="Embedding misses"):
+            batch_keys = pending[start : start + batch_size]
+            batch_paths = [first_path[key] for key in batch_keys]
+            rows = _dense_rows(
+                embedder.transform(batch_paths), len(batch_paths), embedder
+            )
+            reasons.update(_batch_reasons(embedder, batch_keys))
+            for key, row in zip(batch_keys, rows):
+                # A NaN row is an input that failed (on_error="nan"): failures
+                # may be transient, so they are returned but never stored.
+                if np.isfinite(row).all():
+                    cache.put(key, row, description=description)
+                computed[key] = row
+        pending = _wrong_width_entries(cache, stored, computed, embedder)
+    X = np.stack([computed[key] if key in computed else stored[key] for key in keys])
+    embedder.failed_ = _failure_table(X, paths, keys, reasons)
+    return X
 
 
 def embedder_identity(
@@ -390,6 +476,47 @@ def _check_key(key):
     return key
 
 
+def _entry_problem(entry):
+    """What makes a loaded entry unusable as an embedding row, or None."""
+    if entry.ndim != 1:
+        return f"it holds an array of shape {entry.shape}, not one row"
+    if not np.issubdtype(entry.dtype, np.number) or np.iscomplexobj(entry):
+        return f"it holds {entry.dtype} values, not real numbers"
+    if not np.isfinite(entry).all():
+        # Failed rows are never stored, so this was written by something else.
+        return "it holds NaN or infinite values"
+    return None
+
+
+def _scan(directory):
+    """The entries of a folder, or none when it vanished meanwhile."""
+    try:
+        with os.scandir(directory) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _is_folder(entry):
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _modified_before(entry, moment):
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime < moment
+    except FileNotFoundError:
+        return False
+
+
+def _remove(path):
+    # Already removed by a concurrent clear() is as good as removed.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 def _npy_bytes(array):
     import io
 
@@ -441,6 +568,70 @@ def _batch_size(embedder, batch_size):
     elif not isinstance(batch_size, Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     return int(batch_size)
+
+
+def _wrong_width_entries(cache, stored, computed, embedder):
+    """Stored entries whose width differs from the embedder's rows.
+
+    Each is reported (naming its file) and returned, to be recomputed.
+    """
+    if not computed:
+        return []
+    shape = next(iter(computed.values())).shape
+    wrong = []
+    for key, entry in stored.items():
+        if entry is not None and entry.shape != shape:
+            cache._warn_unusable(
+                cache.path(key),
+                f"it holds an embedding of shape {entry.shape}, but "
+                f"{type(embedder).__name__} returns rows of shape {shape}",
+            )
+            stored[key] = None
+            if key not in computed:
+                wrong.append(key)
+    return wrong
+
+
+def _batch_reasons(embedder, batch_keys):
+    """The embedder's ``failed_`` for one batch, by content key.
+
+    ``failed_`` describes the last ``transform`` call only, so it is read
+    after each batch; its ``index`` is a position in the batch.
+    """
+    failed = getattr(embedder, "failed_", None)
+    if not isinstance(failed, pd.DataFrame) or not {"index", "error"} <= set(
+        failed.columns
+    ):
+        return {}
+    messages = failed["message"] if "message" in failed else [""] * len(failed)
+    reasons = {}
+    for index, error, message in zip(failed["index"], failed["error"], messages):
+        if isinstance(index, Integral) and 0 <= index < len(batch_keys):
+            reasons[batch_keys[index]] = (str(error), str(message))
+    return reasons
+
+
+def _failure_table(X, paths, keys, reasons):
+    """One row per non-finite row of ``X``, with the embedder's reason."""
+    records = []
+    for index in np.flatnonzero(~np.isfinite(X).all(axis=1)):
+        error, message = reasons.get(
+            keys[index],
+            (
+                "NonFiniteEmbedding",
+                "the embedder returned NaN or infinite values for this file "
+                "without recording why",
+            ),
+        )
+        records.append(
+            {
+                "index": int(index),
+                "input": f"X[{index}] ('{paths[index]}')",
+                "error": error,
+                "message": message,
+            }
+        )
+    return pd.DataFrame(records, columns=_FAILURE_COLUMNS).astype({"index": int})
 
 
 def _dense_rows(rows, n_expected, embedder):

@@ -10,7 +10,8 @@ Also runs as ``python -m sklearn_audioconcepts``. Commands:
 - ``decompose``: embeddings + vocabulary -> concept weights file;
 - ``explain``: the top concepts of each file, as a table;
 - ``sae fit | transform | steer``: a TopK sparse autoencoder on (speaker)
-  embeddings, saved with joblib;
+  embeddings, saved with skops (``.skops``; joblib/pickle model files load
+  only with ``--trust-pickle``, since unpickling runs code);
 - ``demo``: both papers' pipelines end to end, offline.
 
 Exit codes: 0 success; 1 the command failed (bad data, missing file or
@@ -41,7 +42,6 @@ from . import __version__
 from ._cli_checks import (
     AUDIO_SUFFIXES,  # noqa: F401 - part of this module's interface
     EXPLAIN_SUFFIXES,
-    MODEL_SUFFIXES,
     VOCABULARY_SUFFIXES,
     UsageError,
     audio_files,
@@ -400,15 +400,21 @@ def _print_explanation(table, ids):
 
 
 def _cmd_sae(args, console):
-    import joblib
     import numpy as np
 
     from ._tables import read_table
+    from .persistence import PICKLE_SUFFIXES, SUFFIX, load_model, save_model
+    from .sae import TopKSparseAutoencoder
 
-    ids, X, columns, _ = read_table(args.embeddings)
     if args.sae_command == "fit":
-        from .sae import TopKSparseAutoencoder
-
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in (SUFFIX, *PICKLE_SUFFIXES):
+            raise UsageError(
+                f"name the model file *{SUFFIX} (loads without running code), "
+                f"not {Path(args.output).name!r}."
+            )
+    ids, X, columns, _ = read_table(args.embeddings, kind="embeddings file")
+    if args.sae_command == "fit":
         sae = TopKSparseAutoencoder(
             n_latents=args.n_latents,
             expansion_factor=args.expansion_factor,
@@ -424,17 +430,29 @@ def _cmd_sae(args, console):
         )
         console.info(f"Training on {len(X)} embeddings ({args.max_epochs} epochs)...")
         sae.fit(X)
-        joblib.dump(sae, args.output)
+        if suffix == SUFFIX:
+            save_model(sae, args.output)
+        else:
+            import joblib
+
+            # Asked for by name; loading it back needs --trust-pickle.
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            joblib.dump(sae, args.output)
         console.info(
             f"Trained on {len(X)} embeddings: {sae.n_latents_} latents, k={sae.k}, "
             f"variance explained {sae.score(X):.3f}, {len(sae.dead_latents_)} dead "
             f"latents. Saved to {args.output}."
         )
+        if suffix != SUFFIX:
+            console.info(
+                f"{args.output} is a pickle: 'sae transform' and 'sae steer' load it "
+                f"only with --trust-pickle. A {SUFFIX} file needs no flag."
+            )
         return EXIT_OK
 
-    sae = joblib.load(args.model)
-    if not hasattr(sae, "steer"):
-        raise ValueError(f"{args.model} does not hold a TopKSparseAutoencoder.")
+    sae = load_model(
+        args.model, expected=TopKSparseAutoencoder, trust_pickle=args.trust_pickle
+    )
     metadata = {"model": str(args.model), "embeddings": str(args.embeddings)}
     if args.sae_command == "transform":
         if args.reconstruct:
@@ -453,6 +471,81 @@ def _cmd_sae(args, console):
     steered = sae.steer(X, args.latent, **given)
     metadata.update(kind="embeddings", steered_latents=args.latent, **given)
     _write(args.output, ids, np.asarray(steered), columns, metadata, console)
+    return EXIT_OK
+
+
+def _cmd_report(args, console):
+    """Static HTML report of an autoencoder's latents or of concept weights."""
+    import pandas as pd
+
+    from ._files import reading
+    from ._tables import read_table
+    from .persistence import load_model
+    from .report import write_report
+    from .sae import TopKSparseAutoencoder
+
+    if args.model is None and args.vocabulary is None:
+        raise UsageError(
+            "report needs --model (a TopK sparse autoencoder from 'sae fit') or "
+            "--vocabulary (to report concept weights), or both."
+        )
+    if args.attributes and args.labels is None:
+        raise UsageError("--attributes names columns of --labels: give --labels.")
+    ids, X, _, _ = read_table(args.embeddings)
+    files = dict(audio_files(args.audio, args.recursive, console))
+    missing = [file_id for file_id in ids if file_id not in files]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {len(ids)} ids of {args.embeddings} match no audio "
+            f"file in {', '.join(args.audio)} (first: {missing[:3]}); give the "
+            "folders or files that were embedded, as they were given to embed."
+        )
+    labels = metadata = None
+    if args.labels is not None:
+        with reading("labels file", args.labels) as path:
+            table = pd.read_csv(path, dtype={"id": str})
+        if "id" not in table:
+            raise ValueError(f"{args.labels} has no 'id' column to match the clips.")
+        unknown = [c for c in args.attributes or [] if c not in table]
+        if unknown:
+            raise ValueError(f"{args.labels} has no column {unknown[0]!r}.")
+        table = table.drop_duplicates("id").set_index("id")
+        absent = [file_id for file_id in ids if file_id not in table.index]
+        if absent:
+            raise ValueError(
+                f"{len(absent)} clips have no row in {args.labels} (first: "
+                f"{absent[:3]})."
+            )
+        table = table.loc[list(ids)].reset_index(drop=True)
+        labels = table[args.attributes] if args.attributes else None
+        rest = table.drop(columns=args.attributes or [])
+        metadata = rest if len(rest.columns) else None
+    if args.model is not None:
+        model = load_model(
+            args.model, expected=TopKSparseAutoencoder, trust_pickle=args.trust_pickle
+        )
+        vocabulary = None
+        if args.vocabulary is not None:
+            vocabulary = _load_vocabulary(args, console)
+    else:
+        _, _, _, model = _decompose(args, console)
+        vocabulary = None
+    index = write_report(
+        model,
+        [str(files[file_id]) for file_id in ids],
+        args.output,
+        X=X,
+        labels=labels,
+        metadata=metadata,
+        ids=list(ids),
+        vocabulary=vocabulary,
+        n_top_clips=args.top_clips,
+        clip_seconds=args.clip_seconds,
+        overwrite=args.overwrite,
+        progress=console.progress,
+    )
+    console.info(f"Report written: open {index.resolve().as_uri()} in a browser.")
+    print(index)
     return EXIT_OK
 
 
@@ -676,9 +769,19 @@ def _build_parser():
     sae_commands = sae.add_subparsers(
         dest="sae_command", required=True, metavar="ACTION"
     )
+    trust_pickle = (
+        "also load a joblib/pickle --model file. Unpickling runs any code the file "
+        "holds, so use it only for files you made or trust; .skops files need no flag"
+    )
     fit = sae_commands.add_parser("fit", help="train on an embeddings file")
     fit.add_argument("embeddings")
-    fit.add_argument("-o", "--output", required=True, help="model file (.joblib)")
+    fit.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="model file: NAME.skops (skops; loads without running code), or "
+        "NAME.joblib (a pickle, which transform/steer load only with --trust-pickle)",
+    )
     fit.add_argument("--n-latents", type=int, default=None)
     fit.add_argument("--expansion-factor", type=float, default=8)
     fit.add_argument("--k", type=int, default=32)
@@ -694,6 +797,7 @@ def _build_parser():
     )
     transform.add_argument("embeddings")
     transform.add_argument("--model", required=True, help="model file from sae fit")
+    transform.add_argument("--trust-pickle", action="store_true", help=trust_pickle)
     transform.add_argument("-o", "--output", required=True)
     transform.add_argument(
         "--reconstruct", action="store_true", help="write reconstructions, not latents"
@@ -702,6 +806,7 @@ def _build_parser():
     steer = sae_commands.add_parser("steer", help="edit latents, write embeddings")
     steer.add_argument("embeddings")
     steer.add_argument("--model", required=True, help="model file from sae fit")
+    steer.add_argument("--trust-pickle", action="store_true", help=trust_pickle)
     steer.add_argument("-o", "--output", required=True)
     steer.add_argument("--latent", type=int, nargs="+", required=True)
     steer.add_argument("--value", type=float)
@@ -742,6 +847,51 @@ def _build_parser():
     )
     demo.add_argument("--random-state", type=int, default=0)
     _add_common(demo)
+
+    report = commands.add_parser(
+        "report",
+        help="static HTML report to listen to latents or concepts",
+        description="A folder of pages that open from file:// with no server: "
+        "every latent (--model) or concept (--vocabulary without --model), "
+        "sortable, each with its top clips to listen to, activation histogram "
+        "and attribute AUCs; a page per clip.",
+        epilog=_EPILOG,
+    )
+    report.add_argument("embeddings", help="embeddings file (.npz or .parquet)")
+    report.add_argument(
+        "--audio",
+        nargs="+",
+        required=True,
+        help="the audio files or folders that were embedded (ids must match)",
+    )
+    report.add_argument("-o", "--output", required=True, help="report folder")
+    report.add_argument("--model", help="TopK sparse autoencoder from 'sae fit'")
+    report.add_argument("--trust-pickle", action="store_true", help=trust_pickle)
+    report.add_argument(
+        "--labels",
+        help="CSV with an 'id' column; its other columns are shown per clip",
+    )
+    report.add_argument(
+        "--attributes",
+        nargs="+",
+        metavar="COLUMN",
+        help="columns of --labels to score each unit against (AUC)",
+    )
+    report.add_argument("--top-clips", type=int, default=8, help="clips per unit")
+    report.add_argument(
+        "--clip-seconds", type=float, default=4.0, help="length of audio excerpts"
+    )
+    report.add_argument(
+        "--overwrite", action="store_true", help="replace a report in --output"
+    )
+    report.add_argument(
+        "--no-recursive",
+        dest="recursive",
+        action="store_false",
+        help="do not look into sub-folders of --audio",
+    )
+    _add_vocabulary_source(report, required=False)
+    _add_common(report)
     return parser
 
 
@@ -752,18 +902,22 @@ _COMMANDS = {
     "explain": _cmd_explain,
     "sae": _cmd_sae,
     "demo": _cmd_demo,
+    "report": _cmd_report,
 }
 
 
 def _check_outputs(args):
     """Every command's output path, checked before any work."""
-    from ._tables import TABLE_SUFFIXES  # numpy: imported under the handler
+    # numpy: imported under the Ctrl-C handler, like everything but argparse
+    from ._tables import TABLE_SUFFIXES
+    from .persistence import PICKLE_SUFFIXES, SUFFIX
 
-    if args.command == "demo":
+    if args.command in ("demo", "report"):  # their output is a folder
         check_output_folder(args.output)
         return
     if args.command == "sae":
-        suffixes = MODEL_SUFFIXES if args.sae_command == "fit" else TABLE_SUFFIXES
+        model_suffixes = (SUFFIX, *PICKLE_SUFFIXES)
+        suffixes = model_suffixes if args.sae_command == "fit" else TABLE_SUFFIXES
     else:
         suffixes = {
             "embed": TABLE_SUFFIXES,

@@ -9,6 +9,10 @@ Real CLAP checkpoints and audio corpora cannot be shipped, so:
 - :func:`make_speech_corpus` synthesises real speech in several languages and
   voices with the eSpeak NG synthesiser, labelled by language, speaker and
   gender, for speaker-embedding experiments that run offline.
+
+:func:`load_dataset` reads real data sets (ESC-50, UrbanSound8K, DCASE 2017
+task 4, AudioSet, VocalSound, TUT Acoustic Scenes 2017, Clotho) from the
+folders their official archives unpack to.
 """
 
 import shutil
@@ -19,9 +23,15 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
+from ._dataset_layouts import load_dataset
 from .vocabulary import ConceptVocabulary
 
-__all__ = ["SPEECH_CORPUS_TEXTS", "make_concept_embeddings", "make_speech_corpus"]
+__all__ = [
+    "SPEECH_CORPUS_TEXTS",
+    "load_dataset",
+    "make_concept_embeddings",
+    "make_speech_corpus",
+]
 
 
 def _unit_rows(array):

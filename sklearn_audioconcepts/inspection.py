@@ -27,6 +27,8 @@ from scipy.stats import rankdata
 from sklearn.metrics import roc_curve
 from sklearn.utils import Bunch, check_random_state
 
+from ._numerics import max_abs_rows, unit_rows
+
 __all__ = [
     "attribute_centroids",
     "equal_error_rate",
@@ -281,10 +283,9 @@ def _unit_directions(model_or_array, name):
             f"{name} must be a fitted model with components_ or a 2-D array of "
             f"decoder directions; got shape {directions.shape}."
         )
-    norms = np.linalg.norm(directions, axis=1, keepdims=True)
-    if not np.isfinite(directions).all() or (norms == 0).any():
+    if not np.isfinite(directions).all() or (max_abs_rows(directions) == 0).any():
         raise ValueError(f"{name} has non-finite or all-zero decoder directions.")
-    return directions / norms
+    return unit_rows(directions)
 
 
 # -- steering -------------------------------------------------------------------
@@ -629,10 +630,8 @@ def _check_matrix(X, name):
 
 
 def _unit_rows(X):
-    X = np.asarray(X, dtype=float)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    if (norms == 0).any():
+    if (max_abs_rows(X) == 0).any():
         raise ValueError(
             "An all-zero embedding has no direction: cosine similarity is undefined."
         )
-    return X / norms
+    return unit_rows(X)

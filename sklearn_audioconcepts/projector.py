@@ -22,9 +22,10 @@ from sklearn.utils.validation import (
 )
 
 from ._device import resolve_device, resolve_dtype
+from ._numerics import unit_rows
 from ._progress import progress_bar
 from ._validation import check_embeddings, check_input_features
-from .decomposition import ConceptDecomposer, _unit_rows, explain_weights
+from .decomposition import ConceptDecomposer, _unit_centred, explain_weights
 from .vocabulary import ConceptVocabulary
 
 __all__ = ["FineTunedConceptProjector"]
@@ -439,7 +440,7 @@ class FineTunedConceptProjector(ClassifierMixin, TransformerMixin, BaseEstimator
                 f"{name} have {embeddings.shape[1]} features but X has "
                 f"{self.n_features_in_}; embed both with the same model."
             )
-        return _unit_rows(_unit_rows(embeddings) - self.base_decomposer_.concept_mean_)
+        return _unit_centred(unit_rows(embeddings), self.base_decomposer_.concept_mean_)
 
     def _train(self, Z, targets, prompts, device):
         import torch
@@ -847,7 +848,7 @@ def _mean_prompt(embedding, label, n_features):
             f"expected ({n_features},) or (n_prompts, {n_features})."
         )
     array = check_embeddings(array, name=f"class_embeddings[{label!r}]")
-    return _unit_rows(array).mean(axis=0)
+    return unit_rows(array).mean(axis=0)
 
 
 def _nonzero_rows(array):

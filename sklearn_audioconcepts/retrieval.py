@@ -15,6 +15,7 @@ from numbers import Integral
 
 import numpy as np
 
+from ._numerics import unit_rows
 from ._validation import check_embeddings
 
 __all__ = [
@@ -118,8 +119,8 @@ def retrieval_scores(
     >>> scores["text_to_audio_R@1"], scores["audio_to_text_mAP@10"]
     (1.0, 1.0)
     """
-    audio = _unit_rows(check_embeddings(audio_embeddings, name="audio_embeddings"))
-    text = _unit_rows(check_embeddings(text_embeddings, name="text_embeddings"))
+    audio = unit_rows(check_embeddings(audio_embeddings, name="audio_embeddings"))
+    text = unit_rows(check_embeddings(text_embeddings, name="text_embeddings"))
     if audio.shape[1] != text.shape[1]:
         raise ValueError(
             f"audio_embeddings have {audio.shape[1]} features but text_embeddings "
@@ -173,8 +174,3 @@ def _ranked_relevance(similarity, relevant, k):
     # Stable descending order: ties go to the lower item index.
     order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(relevant, order, axis=1)
-
-
-def _unit_rows(X):
-    X = np.asarray(X, dtype=np.float64)
-    return X / np.linalg.norm(X, axis=1, keepdims=True)

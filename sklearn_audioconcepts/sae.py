@@ -1,5 +1,6 @@
 """TopK sparse autoencoder over embeddings, as a scikit-learn transformer."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device, resolve_dtype
+from ._numerics import cast_finite, max_abs_rows
 from ._progress import progress_bar
 from ._validation import check_embeddings, check_input_features
 
@@ -20,6 +22,9 @@ __all__ = ["TopKSparseAutoencoder"]
 _INIT_SAMPLE_SIZE = 32768
 # Layer-norm epsilon of the reference implementation.
 _LAYER_NORM_EPS = 1e-5
+# Normalised MSE of an epoch above which training has diverged: predicting
+# the mean scores 1, and a fresh model is of that order.
+_DIVERGED_NMSE = 1e4
 
 
 class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
@@ -73,7 +78,14 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         number learned at the first fit (the root-mean-square deviation of the
         data from its mean, so features have unit average variance), which
         keeps :meth:`inverse_transform` exact from the codes alone. ``"none"``
-        uses the data as given.
+        uses the data as given. ``"scale"`` is scale-free: ``X`` and ``X *
+        1e200`` give the same codes. ``"layer_norm"`` is too as long as row
+        standard deviations dwarf its epsilon (1e-5); rows with a nonzero
+        standard deviation below it raise an error, since the epsilon rather
+        than the row would set their scale. ``"none"`` trains on the values
+        themselves: they must keep squared errors within the range of
+        ``dtype`` (about ``1e-12`` to ``1e17`` in float32), or :meth:`fit`
+        raises an error.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where training and encoding run; ``"auto"`` picks CUDA when available.
         Fitted attributes are NumPy arrays, so a model trained on a GPU loads
@@ -100,7 +112,9 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     pre_bias_ : ndarray of shape (`n_features_in_`,)
         ``b_pre``, subtracted before encoding and added after decoding.
     input_scale_ : float
-        Divisor of the inputs for ``normalize="scale"`` (1.0 otherwise).
+        Divisor of the inputs for ``normalize="scale"`` (1.0 otherwise): the
+        root-mean-square deviation of the first training data from their
+        mean, or their largest magnitude when all rows are identical.
     layer_norm_mean_, layer_norm_std_ : float
         Average row mean and row standard deviation of the first training
         data for ``normalize="layer_norm"``; :meth:`inverse_transform` maps
@@ -224,9 +238,30 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         -------
         self : TopKSparseAutoencoder
             Fitted autoencoder.
+
+        Raises
+        ------
+        ValueError
+            When training diverges (the message names ``lr``), or when the
+            normalised data are beyond what ``dtype`` training can hold.
+
+        Warns
+        -----
+        UserWarning
+            When ``X`` has fewer samples than ``k`` (or only one): the latents
+            of such a fit mean nothing.
         """
         self._validate_params()
         X = self._validate_embeddings(X, reset=True)
+        if len(X) < max(2, self.k):
+            warnings.warn(
+                f"Fitting a TopK autoencoder on {len(X)} sample(s) with k={self.k}: "
+                "with fewer samples than active latents (or a single one) each "
+                "sample can be reconstructed without learning any feature, so the "
+                "latents mean nothing. Fit on many more samples than k.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._initialize(X)
         epochs = progress_bar(
             range(self.max_epochs), progress=self.progress, desc="SAE epochs"
@@ -308,7 +343,8 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         codes = self._validate_codes(X)
         decoded = np.asarray(codes @ self.components_) + self.pre_bias_
         return self._output_dtype(
-            decoded * self._inverse_scale() + self.layer_norm_mean_
+            decoded * self._inverse_scale() + self.layer_norm_mean_,
+            "The decoded embedding",
         )
 
     def reconstruct(self, X):
@@ -326,7 +362,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_embeddings(X, reset=False)
-        return self._output_dtype(self._reconstruct(X))
+        return self._output_dtype(self._reconstruct(X), "The reconstruction")
 
     def score(self, X, y=None):
         """Fraction of variance of ``X`` explained by the reconstructions.
@@ -349,7 +385,6 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_embeddings(X, reset=False)
         X64 = X.astype(np.float64)
-        total = float(((X64 - X64.mean(axis=0)) ** 2).sum())
         # Compare the rows, not the total: the mean of identical rows is not
         # always exact, and a total of rounding noise would divide the error.
         if not np.ptp(X64, axis=0).any():
@@ -358,7 +393,12 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
                 "the fraction of variance explained is undefined. Score on a set "
                 "of at least two distinct embeddings."
             )
-        error = float(((X64 - self._reconstruct(X)) ** 2).sum())
+        # Both sums in units of X's largest magnitude: squares of data near
+        # 1e155 (or 1e-160) would overflow (underflow) in float64.
+        unit = float(np.abs(X64).max())
+        scaled = X64 / unit
+        total = float(((scaled - scaled.mean(axis=0)) ** 2).sum())
+        error = float(((scaled - self._reconstruct(X) / unit) ** 2).sum())
         return 1.0 - error / total
 
     def steer(self, X, latent, *, value=None, delta=None, scale=None):
@@ -372,7 +412,12 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         ``(z' - z)`` times their decoder rows (in the units of ``X``).
         ``delta=0`` or ``scale=1`` returns ``X`` unchanged. Latents not active
         in a row have activation 0 there: ``value`` switches them on, ``scale``
-        leaves them at 0. Negative results are allowed (they steer away).
+        leaves them at 0. ``value`` and ``scale`` must be nonnegative: they
+        state an activation, and TopK latents (ReLU outputs) are never
+        negative. ``delta`` may take a latent below 0 on purpose: it is a
+        displacement along the latent's decoder direction, so a negative
+        ``delta`` moves an embedding against that direction ("steers away"),
+        beyond what switching the latent off (``value=0``) does.
 
         Parameters
         ----------
@@ -392,6 +437,14 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         latents = self._validate_latents(latent)
         edit, how = _one_edit(value=value, delta=delta, scale=scale)
+        if how != "delta" and (np.asarray(edit, dtype=np.float64) < 0).any():
+            raise ValueError(
+                f"{how} must be nonnegative, got {edit!r}: TopK latents are ReLU "
+                f"outputs, so no embedding has a negative activation to set "
+                f"{'it to' if how == 'value' else 'by scaling'}. Use value=0 to "
+                "switch a latent off, or a negative delta to move embeddings "
+                "against a latent's direction."
+            )
         X = self._validate_embeddings(X, reset=False)
         edit = _broadcast_edit(edit, len(X), len(latents), how)
         normalized, shift, row_scale = self._normalize(X)
@@ -406,7 +459,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         else:
             change = current * (edit - 1.0)
         moved = (change @ self.components_[latents]) * row_scale
-        return self._output_dtype(X.astype(np.float64) + moved)
+        return self._output_dtype(X.astype(np.float64) + moved, "The steered X")
 
     def get_feature_names_out(self, input_features=None):
         """Output names ``latent_0`` ... ``latent_{L-1}``.
@@ -469,7 +522,10 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         self.input_scale_, self.layer_norm_mean_, self.layer_norm_std_ = 1.0, 0.0, 1.0
         if self.normalize == "scale":
-            self.input_scale_ = float(np.sqrt(_sae.data_variance(sample))) or 1.0
+            # Identical rows have no spread: their magnitude still brings the
+            # normalised data to order 1, whatever the units of X.
+            largest = float(np.abs(sample).max())
+            self.input_scale_ = _sae.data_spread(sample) or largest or 1.0
         elif self.normalize == "layer_norm":
             _, means, stds = _layer_norm(sample)
             self.layer_norm_mean_ = float(means.mean())
@@ -499,7 +555,9 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         model, optimizer = self._live_model(training=True)
         generator = torch.Generator()
         generator.set_state(torch.from_numpy(self._generator_state.copy()))
-        data = torch.from_numpy(np.array(self._normalize(X)[0], copy=True))
+        normalized = self._normalize(X)[0]
+        self._check_trainable(normalized)
+        data = torch.from_numpy(np.array(normalized, copy=True))
         record = _sae.train_epoch(
             model,
             optimizer,
@@ -512,11 +570,63 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             dead_threshold=self.dead_samples_threshold,
         )
         self._generator_state = generator.get_state().numpy()
+        if not np.isfinite(record["loss"]) or record["nmse"] > _DIVERGED_NMSE:
+            units = (
+                " With normalize='none' the steps are in the data's units (spread "
+                f"{_sae.data_spread(data):.3g}): use normalize='scale' for data far "
+                "from unit scale."
+                if self.normalize == "none"
+                else ""
+            )
+            raise ValueError(
+                f"Training diverged in epoch {self.n_iter_ + 1}: loss "
+                f"{record['loss']:.3g}, normalised MSE {record['nmse']:.3g} (1 is "
+                f"the error of predicting the mean). lr={self.lr!r} is too large "
+                f"for this data; lower it (the default is 1e-3) and fit again."
+                f"{units}"
+            )
         fired = record.pop("fired").cpu().numpy()
         self.dead_latents_ = np.flatnonzero(~fired)
         self.n_iter_ += 1
         self.n_steps_ += record["n_steps"]
         self.history_.append({"epoch": self.n_iter_, **record})
+
+    def _check_trainable(self, normalized):
+        """Refuse training data whose squared errors the dtype cannot hold.
+
+        ``normalize="scale"`` brings any data to unit spread; ``"none"`` (and
+        ``"layer_norm"`` on rows of tiny spread) can leave values whose
+        squares overflow to inf or underflow to 0 in the working precision,
+        which would train to NaN or to nothing in silence.
+        """
+        from . import _sae
+
+        numpy_dtype, _ = resolve_dtype(self.dtype)
+        finfo = np.finfo(numpy_dtype)
+        largest = float(np.abs(normalized).max()) if normalized.size else 0.0
+        spread = _sae.data_spread(normalized)
+        high = float(np.sqrt(finfo.max / normalized.shape[1])) / 10
+        # Squared errors at the working precision must stay normal numbers.
+        low = float(np.sqrt(finfo.tiny) / finfo.eps)
+        if largest <= high and not 0 < spread < low:
+            return
+        problem = (
+            f"values up to {largest:.3g}"
+            if largest > high
+            else f"a spread (root-mean-square deviation) of {spread:.3g}"
+        )
+        hint = (
+            " normalize='layer_norm' divides rows by their standard deviation plus "
+            f"{_LAYER_NORM_EPS:g}, which shrinks rows of tinier spread."
+            if self.normalize == "layer_norm"
+            else ""
+        )
+        raise ValueError(
+            f"With normalize={self.normalize!r} the training data have {problem}: "
+            f"{self.dtype} training needs values below {high:.1e} and a spread "
+            f"above {low:.1e}, or its squared errors overflow or underflow.{hint} "
+            "Use normalize='scale' (scale-free), dtype='float64', or rescale X."
+        )
 
     def _export_state(self):
         """Copy the fitted weights to NumPy attributes (CPU, picklable)."""
@@ -598,6 +708,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         if self.normalize == "layer_norm":
             normalized, means, stds = _layer_norm(X)
+            _check_layer_norm_spread(stds)
             return normalized, means[:, None], (stds + _LAYER_NORM_EPS)[:, None]
         return X / self.input_scale_, 0.0, self.input_scale_
 
@@ -648,6 +759,12 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             )
         if not np.isfinite(data).all():
             raise ValueError("Latent codes contain NaN or infinity.")
+        if (data < 0).any():
+            raise ValueError(
+                "Latent codes must be nonnegative, as transform returns them (TopK "
+                "latents are ReLU outputs). To move embeddings against a latent's "
+                "direction, use steer with a negative delta."
+            )
         return Z
 
     def _validate_latents(self, latent):
@@ -673,17 +790,45 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             )
         return latents.astype(np.int64)
 
-    def _output_dtype(self, array):
+    def _output_dtype(self, array, what):
         numpy_dtype, _ = resolve_dtype(self.dtype)
-        return np.asarray(array).astype(numpy_dtype, copy=False)
+        return cast_finite(array, numpy_dtype, what=what)
 
 
 def _layer_norm(X):
-    """Rows centred on their mean and divided by their std (+ eps), as in Gao et al."""
-    means = X.mean(axis=1)
-    centred = X - means[:, None]
-    stds = centred.std(axis=1, ddof=1) if X.shape[1] > 1 else np.zeros(len(X))
-    return centred / (stds + _LAYER_NORM_EPS)[:, None], means, stds
+    """Rows centred on their mean and divided by their std (+ eps), as in Gao et al.
+
+    Statistics are computed on each row divided by its largest magnitude, so
+    rows near 1e155 do not overflow in the squares of the standard deviation.
+    """
+    largest = max_abs_rows(X)
+    unit = np.where(largest > 0, largest, 1.0)
+    scaled = X / unit[:, None]
+    scaled_means = scaled.mean(axis=1)
+    centred = scaled - scaled_means[:, None]
+    scaled_stds = (
+        centred.std(axis=1, ddof=1) if X.shape[1] > 1 else np.zeros(len(X))
+    )
+    normalized = centred / (scaled_stds + _LAYER_NORM_EPS / unit)[:, None]
+    return normalized, scaled_means * unit, scaled_stds * unit
+
+
+def _check_layer_norm_spread(stds):
+    """Refuse rows whose standard deviation the layer-norm epsilon would swamp.
+
+    Rows of zero spread (constant rows) normalise to zero whatever the
+    epsilon; rows of nonzero spread below it would be shrunk toward zero, so
+    their codes would hardly depend on them.
+    """
+    tiny = np.flatnonzero((stds > 0) & (stds < _LAYER_NORM_EPS))
+    if len(tiny):
+        raise ValueError(
+            f"normalize='layer_norm' divides each row by its standard deviation "
+            f"plus {_LAYER_NORM_EPS:g} (Gao et al.'s epsilon); {len(tiny)} row(s) of "
+            f"X have a standard deviation below that epsilon (first: "
+            f"{tiny[:5].tolist()}), so the epsilon rather than the row would set "
+            "their scale. Rescale X or use normalize='scale' (scale-free)."
+        )
 
 
 def _sample_rows(n_rows, n_sample, generator):

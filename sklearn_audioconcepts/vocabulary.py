@@ -7,6 +7,10 @@ and Lu (2025): :func:`concepts_from_labels` (class labels),
 :func:`concepts_from_captions` (frequent caption phrases). Each returns at
 most ``max_size`` de-duplicated names, ready for
 :meth:`ConceptVocabulary.from_texts`.
+
+:func:`build_vocabulary` reproduces the paper's own three tag vocabularies
+(baseline, pruned, clustered) from FSD50K's tags, which :func:`read_tags`
+reads (also from a plain CSV).
 """
 
 import json
@@ -17,16 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import FileReadError, load_npz, parse_json
+from ._numerics import unit_rows
 from ._validation import check_embeddings
+from ._vocabulary_builders import build_vocabulary, read_tags
 
 __all__ = [
     "ConceptVocabulary",
+    "build_vocabulary",
     "concepts_from_captions",
     "concepts_from_labels",
     "concepts_from_tags",
+    "read_tags",
 ]
 
 _FORMAT_VERSION = 1
+_FILE_KIND = "vocabulary"
 
 
 class ConceptVocabulary:
@@ -273,6 +283,8 @@ class ConceptVocabulary:
     def load(cls, path):
         """Read a vocabulary written by :meth:`save`.
 
+        Nothing is unpickled (``allow_pickle=False``).
+
         Parameters
         ----------
         path : str or path-like
@@ -282,26 +294,45 @@ class ConceptVocabulary:
         -------
         vocabulary : ConceptVocabulary
             The vocabulary, with its metadata.
+
+        Raises
+        ------
+        FileReadError
+            When the file is missing (also a :class:`FileNotFoundError`),
+            empty, truncated, damaged, or not a vocabulary file. The message
+            names the file and what is wrong with it.
         """
+        arrays = load_npz(
+            _FILE_KIND,
+            path,
+            ("names", "embeddings", "header"),
+            expected="a vocabulary file written by ConceptVocabulary.save",
+        )
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"No vocabulary file at {path}.")
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                header = json.loads(str(archive["header"]))
-                names = archive["names"].tolist()
-                embeddings = archive["embeddings"]
-        except (KeyError, ValueError, OSError) as exc:
-            raise ValueError(
-                f"{path} is not a vocabulary file written by ConceptVocabulary.save "
-                f"({exc})."
-            ) from None
+        header = parse_json(_FILE_KIND, path, str(arrays["header"]))
         if header.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has vocabulary format {header.get('format_version')}; this "
-                f"version of sklearn-audioconcepts reads format {_FORMAT_VERSION}."
+            raise FileReadError(
+                _FILE_KIND,
+                path,
+                f"it has vocabulary format {header.get('format_version')!r}; this "
+                f"version of sklearn-audioconcepts reads format {_FORMAT_VERSION}.",
             )
-        return cls(names, embeddings, header.get("metadata"))
+        names, metadata = arrays["names"], header.get("metadata")
+        if names.ndim != 1 or names.dtype.kind != "U":
+            raise FileReadError(
+                _FILE_KIND,
+                path,
+                f"its names are a {names.dtype} array of shape {names.shape}, "
+                "not a list of strings.",
+            )
+        if metadata is not None and not isinstance(metadata, dict):
+            raise FileReadError(
+                _FILE_KIND, path, "its header's metadata is not a JSON object."
+            )
+        try:
+            return cls(names.tolist(), arrays["embeddings"], metadata)
+        except (TypeError, ValueError) as exc:
+            raise FileReadError(_FILE_KIND, path, str(exc)) from exc
 
 
 def _check_unique(names):
@@ -335,8 +366,7 @@ def near_duplicate_mask(embeddings, similarity_threshold, block_size=1024):
     exceeds ``similarity_threshold``. Similarities are computed in blocks, so
     memory stays O(block_size * n) for large vocabularies.
     """
-    units = np.asarray(embeddings, dtype=np.float64)
-    units = units / np.linalg.norm(units, axis=1, keepdims=True)
+    units = unit_rows(embeddings)
     n_rows = units.shape[0]
     keep = np.ones(n_rows, dtype=bool)
     for start in range(0, n_rows, block_size):

@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._numerics import unit_rows
 from ._validation import check_embeddings
 
 __all__ = ["ZeroShotClassifier"]
@@ -153,7 +154,7 @@ default=None
                 "as wide as X."
             )
         self.classes_ = classes
-        self.class_embeddings_ = _unit_rows(embeddings)
+        self.class_embeddings_ = unit_rows(embeddings)
         return self
 
     def decision_function(self, X):
@@ -172,7 +173,7 @@ default=None
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         X = check_embeddings(X, name="X", reject_zero_rows=True)
-        return _unit_rows(X) @ self.class_embeddings_.T
+        return unit_rows(X) @ self.class_embeddings_.T
 
     def predict_proba(self, X):
         """Softmax of ``logit_scale`` times the cosine similarities.
@@ -227,8 +228,3 @@ default=None
         prompts = [self.template.replace("{}", str(name)) for name in classes]
         embeddings = np.asarray(self.embedder.embed_text(prompts), dtype=np.float64)
         return prompts, check_embeddings(embeddings, name="prompt embeddings")
-
-
-def _unit_rows(X):
-    X = np.asarray(X, dtype=np.float64)
-    return X / np.linalg.norm(X, axis=1, keepdims=True)

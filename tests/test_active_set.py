@@ -158,3 +158,125 @@ def test_float32_input_and_layouts_give_the_same_codes(centered_problem):
     codes = sp.csr_matrix(reference[:3][::-1], shape=(len(Z), len(D)))
     excess = _relative_excess(Z.astype(np.float64), D.astype(np.float64), codes, 0.05)
     assert excess.max() <= 1e-5
+
+
+PATH_PENALTIES = [0.2, 0.05, 0.02, 0.01, 0.003]
+
+
+def test_path_matches_cold_solves_with_fewer_iterations(dense_centered_problem):
+    """Warm starts from each larger penalty reach each penalty's optimum (the
+    objective of a cold solve, and its optimality conditions) with fewer
+    Lawson-Hanson iterations at the dense end."""
+    Z, D = dense_centered_problem
+    gram = D @ D.T
+    kwargs = {"kkt_tol": 1e-12, "max_iter": 1000, "working_set_size": 8}
+    path = _active_set.active_set_lasso_path(Z, D, gram, PATH_PENALTIES, **kwargs)
+    assert len(path) == len(PATH_PENALTIES)
+    for l1_penalty, (indptr, indices, data, gap, _, status) in zip(
+        PATH_PENALTIES, path, strict=True
+    ):
+        warm = sp.csr_matrix((data, indices, indptr), shape=(len(Z), len(D)))
+        cold, _, cold_iter, _ = _solve(Z, D, l1_penalty, kkt_tol=1e-12)
+        assert (status == CONVERGED).all() and gap.max() <= 1e-10
+        assert np.all(warm.has_sorted_indices) and (warm.data > 0).all()
+        ours = nonnegative_lasso_objective(Z, D, warm, l1_penalty)
+        reference = nonnegative_lasso_objective(Z, D, cold, l1_penalty)
+        assert np.abs(ours - reference).max() <= 1e-10 * reference.max()
+        gradient = (warm.toarray() @ D - Z) @ D.T + l1_penalty
+        assert gradient.min() >= -1e-9
+    # Dense supports (hundreds of atoms) start from the previous support.
+    assert path[-1][1].size / len(Z) > 100
+    assert path[-1][4].sum() < 0.8 * cold_iter.sum()
+
+
+def test_path_of_one_penalty_is_the_single_solve(centered_problem):
+    Z, D = centered_problem
+    kwargs = {"kkt_tol": 1e-10, "max_iter": 1000, "working_set_size": 8}
+    (path,) = _active_set.active_set_lasso_path(Z, D, D @ D.T, [0.05], **kwargs)
+    single = active_set_lasso(Z, D, D @ D.T, 0.05, **kwargs)
+    for ours, theirs in zip(path, single, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("penalties", [[0.01, 0.05], [0.05, 0.05], [0.1, -0.1], []])
+def test_path_needs_strictly_decreasing_nonnegative_penalties(
+    centered_problem, penalties
+):
+    Z, D = centered_problem
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        _active_set.active_set_lasso_path(
+            Z, D, D @ D.T, penalties, kkt_tol=1e-6, max_iter=10, working_set_size=8
+        )
+
+
+def test_compiled_once_for_the_dtype_in_use_and_said_once(caplog, centered_problem):
+    """A call compiles (or loads) one solve_rows overload, of the explicit
+    signature for its dtype, and announces nothing once it exists."""
+    Z, D = centered_problem
+    _solve(Z[:2], D, 0.05)
+    signature = _active_set._signature(np.float64)
+    assert signature in _active_set.solve_rows.overloads
+    float64_overloads = [
+        args
+        for args in _active_set.solve_rows.overloads
+        if args[0].dtype == signature[0].dtype
+    ]
+    assert float64_overloads == [signature]
+    with caplog.at_level("INFO", logger="sklearn_audioconcepts"):
+        _solve(Z[:2], D, 0.05)
+        _active_set._ensure_compiled(np.float64)
+    assert caplog.records == []
+
+
+COLD_COMPILE = """
+import logging, sys
+import numpy as np
+from numba.core import types
+from sklearn_audioconcepts import _active_set
+
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="LOG %(message)s")
+rng = np.random.default_rng(0)
+D = rng.standard_normal((40, 16))
+Z = rng.standard_normal((4, 16))
+for _ in range(2):
+    _active_set.active_set_lasso(
+        Z, D, D @ D.T, 0.05, kkt_tol=1e-9, max_iter=100, working_set_size=8
+    )
+print("overloads", len(_active_set.solve_rows.overloads))
+for name in dir(_active_set):
+    function = getattr(_active_set, name)
+    for signature in getattr(function, "signatures", []):
+        if any(isinstance(arg, types.Literal) for arg in signature):
+            print("literal", name, signature)
+"""
+
+
+def test_cold_compile_is_announced_once_and_compiles_one_variant(tmp_path):
+    """In a fresh numba cache: one log line, one compiled dtype, and no
+    throw-away variants compiled for literal constants (they doubled the time);
+    a second process loads the cache silently."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", COLD_COMPILE],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    ]
+    cold, cached = runs
+    assert cold.count("LOG Compiling the active-set solver for float64") == 1, cold
+    assert "overloads 1" in cold and "literal" not in cold, cold
+    assert "LOG" not in cached and "overloads 1" in cached, cached

@@ -4,6 +4,7 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from _audio_fixtures import StatsEmbedder, write_tone
 
@@ -133,7 +134,7 @@ def test_entries_are_written_atomically_and_damage_is_recomputed(corpus, tmp_pat
 
     damaged = next(f for f in files if f.suffix == ".npy")
     damaged.write_bytes(damaged.read_bytes()[:20])  # a torn write by some other tool
-    with pytest.warns(RuntimeWarning, match="unreadable cache entry"):
+    with pytest.warns(RuntimeWarning, match=f"could not read cache entry .{damaged}."):
         X = cached_transform(StatsEmbedder(), corpus[:3], cache, progress=False)
     np.testing.assert_array_equal(X, StatsEmbedder().transform(corpus[:3]))
     assert np.load(damaged).shape == (4,)  # rewritten whole
@@ -200,3 +201,195 @@ def test_failed_rows_are_returned_but_never_cached(corpus, tmp_path):
     X = cached_transform(retry, corpus, cache, progress=False)
     assert [path for call in retry._calls for path in call] == [corpus[3]]
     np.testing.assert_array_equal(X, StatsEmbedder().transform(corpus))
+
+
+# -- concurrent use of one directory -------------------------------------------
+
+
+def _hammer(directory, role, seconds, n_keys=6):
+    """Run one role against a shared cache for ``seconds``; return op counts."""
+    import time
+
+    cache = EmbeddingCache(directory)
+    keys = [(f"identity{i % 2}", f"content{i}") for i in range(n_keys)]
+    deadline = time.monotonic() + seconds
+    operations = 0
+    while time.monotonic() < deadline:
+        if role == "clear":
+            cache.clear()
+        else:
+            for i, key in enumerate(keys):
+                cache.put(key, np.full(8, i, dtype=np.float32), description={"i": 1})
+                row = cache.get(keys[(i + 3) % n_keys])
+                # Either absent (cleared) or the whole, right row: never torn.
+                assert row is None or (row == (i + 3) % n_keys).all(), row
+                assert len(cache) >= 0 and (keys[i] in cache) in (True, False)
+        operations += 1
+    return operations
+
+
+def test_clear_put_get_from_several_processes_do_not_interfere(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    directory = str(tmp_path / "shared")
+    roles = ["clear", "put", "put"]
+    with ProcessPoolExecutor(len(roles), mp_context=context) as pool:
+        futures = [pool.submit(_hammer, directory, role, 1.5) for role in roles]
+        counts = [future.result() for future in futures]  # re-raises any error
+    assert all(count > 0 for count in counts), counts
+    cache = EmbeddingCache(directory)
+    cache.clear()
+    assert len(cache) == 0 and not any((tmp_path / "shared").iterdir())
+
+
+def test_clear_and_put_from_threads_do_not_interfere(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    roles = ["clear", "put", "put"]
+    with ThreadPoolExecutor(len(roles)) as pool:
+        futures = [pool.submit(_hammer, tmp_path, role, 1.0) for role in roles]
+        assert all(future.result() > 0 for future in futures)
+
+
+# -- failures over several batches -----------------------------------------------
+
+
+class FailingEmbedder(StatsEmbedder):
+    """Follows the on_error="nan" protocol: NaN rows and a ``failed_`` table.
+
+    Files whose name contains "bad" fail with a message naming the file.
+    """
+
+    def transform(self, X):
+        rows = super().transform(X)
+        bad = [i for i, path in enumerate(X) if "bad" in os.path.basename(path)]
+        rows[bad] = np.nan
+        self.failed_ = pd.DataFrame(
+            {
+                "index": bad,
+                "input": [f"X[{i}] ('{X[i]}')" for i in bad],
+                "error": ["AudioInputError"] * len(bad),
+                "message": [f"cannot decode {os.path.basename(X[i])}" for i in bad],
+            }
+        )
+        return rows
+
+
+def test_failures_of_every_batch_keep_their_reason(corpus, tmp_path):
+    paths = list(corpus)
+    for i in (1, 5, 8):  # one failure in each of three batches of 3
+        bad = tmp_path / "audio" / f"bad{i}.wav"
+        shutil.copy(corpus[i], bad)
+        write_tone(bad, 100.0 + i, seconds=0.05)  # distinct content per file
+        paths[i] = str(bad)
+    paths.append(paths[5])  # a duplicate of a failed file fails at its position too
+    embedder = FailingEmbedder(batch_size=3)
+    X = cached_transform(embedder, paths, tmp_path / "c", progress=False)
+    # Batches of 3 over 10 distinct files: failures in the first three, none
+    # in the last (whose empty failed_ must not wipe the others).
+    assert len(embedder._calls) == 4
+    failed = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    np.testing.assert_array_equal(failed, [1, 5, 8, 10])
+    table = embedder.failed_
+    assert list(table.columns) == ["index", "input", "error", "message"]
+    np.testing.assert_array_equal(table["index"], failed)
+    assert list(table["message"]) == [
+        "cannot decode bad1.wav",
+        "cannot decode bad5.wav",
+        "cannot decode bad8.wav",
+        "cannot decode bad5.wav",
+    ]
+    assert (table["error"] == "AudioInputError").all()
+    assert table["input"].iloc[3] == f"X[10] ('{paths[10]}')"
+
+    # A run with only hits reports no failure (not the last call's table).
+    good = [p for p in paths if "bad" not in p]
+    cached_transform(embedder, good, tmp_path / "c", progress=False)
+    assert embedder.failed_.empty and list(embedder.failed_.columns)[0] == "index"
+
+
+def test_nan_rows_without_a_recorded_reason_still_get_one(corpus, tmp_path):
+    embedder = StatsEmbedder(batch_size=2)
+    embed = embedder.transform
+
+    def nan_for_clip3(X):  # NaN row but no failed_ table
+        rows = embed(X)
+        rows[[str(path).endswith("clip3.wav") for path in X]] = np.nan
+        return rows
+
+    embedder.transform = nan_for_clip3
+    X = cached_transform(embedder, corpus[:5], tmp_path / "c", progress=False)
+    assert np.isnan(X[3]).all()
+    assert list(embedder.failed_["index"]) == [3]
+    assert "without recording why" in embedder.failed_["message"].iloc[0]
+
+
+# -- damaged entries -------------------------------------------------------------
+
+
+def test_entry_of_the_wrong_shape_warns_naming_it_and_is_recomputed(corpus, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    reference = cached_transform(StatsEmbedder(), corpus[:4], cache, progress=False)
+    identity = embedder_identity(StatsEmbedder())
+    wrong = cache.path((identity, file_digest(corpus[2])))
+    np.save(wrong, np.zeros(7, dtype=np.float32))  # e.g. another model's output
+
+    embedder = StatsEmbedder()
+    with pytest.warns(RuntimeWarning, match="cache entry") as record:
+        X = cached_transform(embedder, corpus[:4], cache, progress=False)
+    assert str(wrong) in str(record[0].message)
+    assert "shape (7,)" in str(record[0].message)
+    np.testing.assert_array_equal(X, reference)
+    assert np.load(wrong).shape == (4,)  # overwritten by the recomputed row
+    # The file is learnt from the first batch: only the bad entry was recomputed.
+    assert [path for call in embedder._calls for path in call] == [corpus[0], corpus[2]]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((1, 4), np.float32), np.array(["a", "b"]), np.full(4, np.nan)],
+    ids=["2-d", "strings", "nan"],
+)
+def test_entry_that_is_not_a_finite_row_is_damaged(bad, corpus, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    reference = cached_transform(StatsEmbedder(), corpus[:3], cache, progress=False)
+    wrong = cache.path((embedder_identity(StatsEmbedder()), file_digest(corpus[1])))
+    np.save(wrong, bad)
+    with pytest.warns(RuntimeWarning, match=f"could not read cache entry '{wrong}'"):
+        X = cached_transform(StatsEmbedder(), corpus[:3], cache, progress=False)
+    np.testing.assert_array_equal(X, reference)
+
+
+def test_cli_failures_csv_keeps_every_batch_reason(corpus, tmp_path, capsys):
+    # The report's symptom: `embed --cache --on-error skip` over several
+    # batches wrote the error and message of the last batch's failures only.
+    import subprocess
+
+    pytest.importorskip("resemblyzer")  # the offline speaker encoder
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("needs espeak-ng to synthesise speech")
+    from sklearn_audioconcepts.cli import main
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i in range(4):
+        text = f"this is spoken sentence number {i}"
+        subprocess.run([espeak, "-w", str(folder / f"utt{i}.wav"), text], check=True)
+    for name in ("a", "b", "c"):  # with batches of 2: failures in two batches
+        (folder / f"broken_{name}.wav").write_bytes(f"RIFF not audio {name}".encode())
+    out = tmp_path / "e.npz"
+    argv = ["embed", str(folder), "-o", str(out), "--model", "resemblyzer",
+            "--device", "cpu", "--cache", str(tmp_path / "cache"), "--on-error",
+            "skip", "--batch-size", "2", "--quiet"]  # fmt: skip
+    with pytest.warns(UserWarning, match="could not be embedded"):
+        assert main(argv) == 0
+    assert "3 of 7 files could not be embedded" in capsys.readouterr().err
+    failures = pd.read_csv(tmp_path / "e.failed.csv")
+    assert list(failures["id"]) == ["broken_a.wav", "broken_b.wav", "broken_c.wav"]
+    assert failures["error"].notna().all()
+    for name, message in zip("abc", failures["message"]):
+        assert f"broken_{name}.wav" in message

@@ -32,6 +32,8 @@ from sklearn_audioconcepts.cli import (
     main,
     run_demo,
 )
+from sklearn_audioconcepts.persistence import load_model
+from sklearn_audioconcepts.sae import TopKSparseAutoencoder
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
 # The smallest section of the bundled concept list: keeps text embedding fast.
@@ -219,7 +221,7 @@ def test_embed_errors(tmp_path, tone_folder, capsys):
 
 def test_sae_fit_transform_steer(tmp_path, embeddings_file):
     path, X = embeddings_file
-    model = tmp_path / "sae.joblib"
+    model = tmp_path / "sae.skops"  # skops: loads without --trust-pickle
     common = ["--quiet"]
     fit = [
         "sae",
@@ -241,7 +243,7 @@ def test_sae_fit_transform_steer(tmp_path, embeddings_file):
         "cpu",
     ]
     assert main(fit + common) == EXIT_OK
-    sae = joblib.load(model)
+    sae = load_model(model, expected=TopKSparseAutoencoder)
     assert sae.n_latents_ == 24
 
     latents = tmp_path / "z.npz"
@@ -428,7 +430,7 @@ def test_demo_quick_end_to_end(tmp_path, tiny_clap, capsys):
     assert set(metadata["language"]) == {"en", "es", "ru"}
     concepts = pd.read_csv(tmp_path / "clap_concepts.csv")
     assert {"sound", "concept", "weight"} <= set(concepts.columns)
-    sae = joblib.load(tmp_path / "language_sae.joblib")
+    sae = load_model(tmp_path / "language_sae.skops", expected=TopKSparseAutoencoder)
     assert sae.transform(X).shape == (len(X), 16)
 
 
@@ -472,6 +474,241 @@ def test_embed_titanet_missing_checkpoint_is_explained(tmp_path, tone_folder, ca
     assert (str(missing) if _has("nemo") else "sklearn-audioconcepts[speaker]") in last
 
 
+# -- model and input files: never unpickled unless trusted; errors name them ----
+
+
+def _sae_fit_argv(path, model):
+    return ["sae", "fit", str(path), "-o", str(model), "--n-latents", "16",
+            "--k", "2", "--aux-k", "4", "--max-epochs", "2", "--device", "cpu",
+            "--quiet"]  # fmt: skip
+
+
+class _WritesMarker:
+    """Unpickling this object writes a file: a stand-in for a malicious model."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.write_text, (pathlib.Path(self.marker), "code ran")
+
+
+@pytest.mark.parametrize("command", ["transform", "steer"])
+def test_sae_never_unpickles_a_crafted_model(
+    tmp_path, embeddings_file, capsys, command
+):
+    path, _ = embeddings_file
+    marker, out = tmp_path / "marker", tmp_path / "out.npz"
+    crafted = tmp_path / "crafted.joblib"
+    joblib.dump(_WritesMarker(str(marker)), crafted)
+    argv = ["sae", command, str(path), "--model", str(crafted), "-o", str(out)]
+    if command == "steer":
+        argv += ["--latent", "0", "--delta", "1"]
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: could not read TopKSparseAutoencoder model '{crafted}'"
+    )
+    assert "--trust-pickle" in err and "Traceback" not in err
+    assert not marker.exists() and not out.exists()
+    # The file is live: with the flag its code runs (what the help warns of).
+    assert main([*argv, "--trust-pickle"]) == EXIT_FAILURE
+    assert marker.exists() and "holds a int" in capsys.readouterr().err
+
+
+def test_sae_joblib_model_loads_only_with_trust_pickle(
+    tmp_path, embeddings_file, capsys
+):
+    path, X = embeddings_file
+    model = tmp_path / "sae.joblib"
+    assert main(_sae_fit_argv(path, model)) == EXIT_OK
+    sae = joblib.load(model)
+    out = tmp_path / "z.npz"
+    argv = ["sae", "transform", str(path), "--model", str(model), "-o", str(out)]
+    assert main(argv) == EXIT_FAILURE
+    assert "--trust-pickle" in capsys.readouterr().err and not out.exists()
+    assert main([*argv, "--trust-pickle"]) == EXIT_OK  # as before the flag existed
+    np.testing.assert_allclose(read_table(out)[1], sae.transform(X), rtol=1e-6)
+    joblib.dump({"not": "a model"}, tmp_path / "x.joblib")
+    argv[4] = str(tmp_path / "x.joblib")
+    assert main([*argv, "--trust-pickle"]) == EXIT_FAILURE
+    assert "holds a dict, not a TopKSparseAutoencoder" in capsys.readouterr().err
+
+
+def test_sae_fit_writes_skops_with_only_trusted_types(tmp_path, embeddings_file):
+    import skops.io as sio
+
+    from sklearn_audioconcepts.persistence import TRUSTED_TYPES
+
+    path, _ = embeddings_file
+    model = tmp_path / "sae.skops"
+    assert main(_sae_fit_argv(path, model)) == EXIT_OK
+    assert (
+        sio.get_untrusted_types(file=model) == (TRUSTED_TYPES["TopKSparseAutoencoder"])
+    )
+    # Neither skops nor an explicit pickle name: the command line is wrong.
+    assert main(_sae_fit_argv(path, tmp_path / "sae.npz")) == EXIT_USAGE
+    assert not (tmp_path / "sae.npz").exists()
+
+
+def _not_a_model(kind, tmp_path, embeddings):
+    path = tmp_path / f"model-{kind}.skops"
+    if kind == "embeddings file":
+        return embeddings
+    if kind == "vocabulary":
+        from sklearn_audioconcepts import ConceptVocabulary
+
+        return ConceptVocabulary(["a", "b"], np.eye(2, 3)).save(tmp_path / "v.npz")
+    path.write_bytes({"text file": b"hello world\n", "empty": b""}[kind])
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind", ["embeddings file", "vocabulary", "text file", "empty"]
+)
+def test_sae_model_that_is_no_model_names_the_file(
+    tmp_path, embeddings_file, capsys, kind
+):
+    path, _ = embeddings_file
+    model = _not_a_model(kind, tmp_path, path)
+    argv = ["sae", "transform", str(path), "--model", str(model), "-o",
+            str(tmp_path / "z.npz")]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: could not read TopKSparseAutoencoder model '{model}': "
+    )
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sae_unreadable_embeddings_file_names_it(tmp_path, embeddings_file, capsys):
+    path, _ = embeddings_file
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(path.read_bytes()[:100])
+    argv = ["sae", "fit", str(broken), "-o", str(tmp_path / "m.skops")]
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: could not read embeddings file '{broken}': ")
+    assert "truncated" in err
+
+
+@pytest.mark.parametrize("command", ["transform", "steer"])
+def test_sae_help_says_why_pickles_need_a_flag(capsys, command):
+    assert main(["sae", command, "--help"]) == EXIT_OK
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--trust-pickle" in text and "runs any code the file holds" in text
+
+
+# -- unreadable tables: one error type that names the file -----------------------
+
+
+def _table_bytes(tmp_path, suffix, **replace):
+    rng = np.random.default_rng(0)
+    path = write_table(
+        tmp_path / f"source{suffix}",
+        [f"clip{i}" for i in range(40)],
+        rng.standard_normal((40, 16)),
+        [f"e{j}" for j in range(16)],
+        {"model": "x"},
+    )
+    if replace:
+        with np.load(path) as archive:
+            arrays = {**dict(archive), **replace}
+        np.savez(path, **arrays)
+    return path.read_bytes()
+
+
+def _flip_middle(content):
+    content = bytearray(content)
+    content[len(content) // 2] ^= 0xFF
+    return bytes(content)
+
+
+def _vocabulary_file_bytes(tmp_path):
+    from sklearn_audioconcepts import ConceptVocabulary
+
+    return ConceptVocabulary(["a", "b"], np.eye(2, 3)).save(tmp_path / "v").read_bytes()
+
+
+# case -> (bytes of an .npz table, words the reason must contain)
+_BAD_TABLES = {
+    "empty": (lambda tmp: b"", "empty (0 bytes)"),
+    "truncated": (lambda tmp: _table_bytes(tmp, ".npz")[:500], "truncated"),
+    "flipped byte": (
+        lambda tmp: _flip_middle(_table_bytes(tmp, ".npz")),
+        "damaged",
+    ),
+    "metadata a JSON array": (
+        lambda tmp: _table_bytes(tmp, ".npz", metadata=np.str_("[1, 2]")),
+        "metadata is a JSON array",
+    ),
+    "metadata not JSON": (
+        lambda tmp: _table_bytes(tmp, ".npz", metadata=np.str_("{oops")),
+        "metadata is not valid JSON",
+    ),
+    "text values": (
+        lambda tmp: _table_bytes(tmp, ".npz", values=np.full((40, 16), "x")),
+        "values are not numeric",
+    ),
+    "text file": (lambda tmp: b"id,e0\nclip0,1.0\n", "neither a .npy array"),
+    "vocabulary file": (_vocabulary_file_bytes, "has no ['ids', 'values'] arrays"),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_TABLES))
+def test_unreadable_npz_tables_raise_one_error_naming_the_file(case, tmp_path):
+    import gc
+    import warnings
+
+    from sklearn_audioconcepts import FileReadError
+
+    make, reason = _BAD_TABLES[case]
+    path = tmp_path / "table.npz"
+    path.write_bytes(make(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(FileReadError) as error:
+            read_table(path, kind="embeddings file")
+        gc.collect()  # an unclosed file would warn now
+    message = str(error.value)
+    assert message.startswith(f"could not read embeddings file '{path}': "), message
+    assert reason in message, message
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.skipif(not _has("pyarrow"), reason="Parquet needs pyarrow")
+@pytest.mark.parametrize("case", ["empty", "truncated", "text file", "no id column"])
+def test_unreadable_parquet_tables_raise_one_error_naming_the_file(case, tmp_path):
+    import pyarrow
+    import pyarrow.parquet
+
+    from sklearn_audioconcepts import FileReadError
+
+    path = tmp_path / "table.parquet"
+    if case == "no id column":
+        pyarrow.parquet.write_table(pyarrow.table({"e0": [1.0]}), path)
+    else:
+        good = _table_bytes(tmp_path, ".parquet")
+        content = {"empty": b"", "truncated": good[: len(good) // 2]}
+        path.write_bytes(content.get(case, b"id,e0\nclip0,1.0\n"))
+    with pytest.raises(FileReadError, match="could not read table '.*table.parquet'"):
+        read_table(path)
+
+
+def test_missing_table_is_a_file_read_error_and_file_not_found(tmp_path):
+    from sklearn_audioconcepts import FileReadError
+
+    for suffix in (".npz", ".parquet"):
+        with pytest.raises(FileReadError, match="no such file") as error:
+            read_table(tmp_path / f"nope{suffix}")
+        assert isinstance(error.value, FileNotFoundError)
+    (tmp_path / "t.csv").write_text("id,x\n")
+    with pytest.raises(FileReadError, match="unknown table format '.csv'"):
+        read_table(tmp_path / "t.csv")
+
+
 # -- output paths are checked before any work (issue 13, item 4) ---------------
 
 
@@ -497,8 +734,8 @@ def _bad_output_cases(tmp_path, embeddings, tone_folder, blocked):
         (embed + ["-o", str(tmp_path)], EXIT_USAGE, "unsupported file type"),
         (["sae", "fit", embeddings, "-o", str(blocked / "sae.joblib")],
          EXIT_FAILURE, "not a folder"),
-        (["sae", "fit", embeddings, "-o", str(tmp_path / "sae.pkl")],
-         EXIT_USAGE, ".skops or .joblib"),
+        (["sae", "fit", embeddings, "-o", str(tmp_path / "sae.txt")],
+         EXIT_USAGE, "name the file with .skops,"),
         (["sae", "transform", embeddings, "--model", missing_model, "-o",
           str(blocked / "z.npz")], EXIT_FAILURE, "not a folder"),
         (["sae", "steer", embeddings, "--model", missing_model, "-o",
@@ -511,6 +748,9 @@ def _bad_output_cases(tmp_path, embeddings, tone_folder, blocked):
         (["vocabulary", "--clap-checkpoint", str(tmp_path / "none.pt"), "-o",
           str(blocked / "v.npz")], EXIT_FAILURE, "not a folder"),
         (["demo", "--quick", "--output", str(blocked)], EXIT_FAILURE, "not a folder"),
+        (["report", embeddings, "--audio", str(tone_folder), "--model",
+          missing_model, "-o", str(blocked / "report")], EXIT_FAILURE,
+         "not a folder"),
     ]  # fmt: skip
 
 
@@ -530,7 +770,7 @@ def test_output_paths_fail_before_any_work(
         # or vocabulary that the work would have tripped over first.
         assert text in err and "--output" in err and "missing" not in err, err
         assert elapsed < 1.0, (argv, elapsed)
-    assert not (tmp_path / "out").exists() and not (tmp_path / "sae.pkl").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "sae.txt").exists()
     # embed --cache is an output folder too.
     cache = str(not_a_folder / "cache")
     argv = ["embed", str(tone_folder), "-o", str(tmp_path / "e.npz"), "--checkpoint",
@@ -739,6 +979,8 @@ def test_ctrl_c_during_sae_fit_saves_nothing(tmp_path, embeddings_file):
         ["vocabulary", "-o", "v.npz", "--similarity-threshold", "1.5"],
         ["embed", "x.wav", "-o", "e.npz", "--batch-size", "0"],
         ["demo", "--n-samples", "19"],
+        ["report", "e.npz", "--audio", "a/", "-o", "r", "--top-clips", "0"],
+        ["report", "e.npz", "--audio", "a/", "-o", "r", "--clip-seconds", "61"],
     ],
 )  # fmt: skip
 def test_invalid_numeric_values_exit_2_with_usage(argv, capsys):

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 
-from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
+from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary, concept_path
 from sklearn_audioconcepts._solvers import nonnegative_lasso_objective
 
 
@@ -284,3 +284,178 @@ def test_active_set_solver_runs_on_the_cpu(clap_like, monkeypatch):
     assert (est.transform(X[:5]) >= 0).all()
     with pytest.raises(ValueError, match="runs on the CPU only"):
         ConceptDecomposer(vocabulary, solver="active_set", device="cuda").fit(X)
+
+
+# -- extreme magnitudes and weights outside the model (issue 13, items 2, 10) ---
+
+
+@pytest.mark.parametrize(
+    "dtype, factor",
+    [
+        (np.float32, 1e-15),  # below the old 1e-12 normalisation epsilon
+        (np.float64, 1e-15),
+        (np.float32, 1e-30),
+        (np.float64, 1e155),  # squares overflowed in np.linalg.norm
+        (np.float64, 1e-300),  # squares underflowed: "all-zero rows"
+        (np.float64, 1e300),
+    ],
+)
+def test_extreme_magnitudes_give_the_unscaled_decomposition(clap_like, dtype, factor):
+    """Before: every row got the same code (score 0.0), or an all-zero error."""
+    X, vocabulary, _, _ = clap_like
+    X = X[:40].astype(np.float64)
+    scaled = (X * factor).astype(dtype)
+    est = decomposer(vocabulary, dtype="float64").fit(X)
+    expected = est.transform(X)
+    np.testing.assert_allclose(est.transform(scaled), expected, atol=1e-5)
+    assert len(np.unique(est.transform(scaled).round(6), axis=0)) == len(X)
+    assert est.score(scaled) == pytest.approx(est.score(X), abs=1e-6)
+    refitted = clone(est).fit(scaled)
+    np.testing.assert_allclose(refitted.transform(scaled), expected, atol=1e-5)
+    unnormalised = decomposer(vocabulary, dtype="float64", normalize=False)
+    np.testing.assert_allclose(
+        clone(unnormalised).fit(scaled).transform(scaled),
+        clone(unnormalised).fit(X).transform(X),
+        atol=1e-5,
+    )
+
+
+def test_subnormal_rows_keep_their_direction(clap_like):
+    X, vocabulary, _, _ = clap_like
+    est = decomposer(vocabulary, dtype="float64").fit(X)
+    row = X[:1].astype(np.float64)
+    # Entries near 1e-310 are subnormal: fewer significant bits, same direction.
+    tiny = row / np.abs(row).max() * 1e-310
+    np.testing.assert_allclose(est.transform(tiny), est.transform(row), atol=1e-3)
+    with pytest.raises(ValueError, match="all-zero row"):
+        est.transform(np.zeros_like(row))
+
+
+def test_unnormalised_reconstruction_beyond_float32_is_refused(clap_like):
+    X, vocabulary, _, _ = clap_like
+    big = X[:40].astype(np.float64) * 1e200
+    est = decomposer(vocabulary, normalize=False).fit(big)
+    with pytest.raises(ValueError, match="beyond what float32 holds"):
+        est.inverse_transform(est.transform(big))
+    wide = clone(est).set_params(dtype="float64").fit(big)
+    assert np.isfinite(wide.inverse_transform(wide.transform(big))).all()
+
+
+def test_inverse_transform_refuses_negative_weights(clap_like):
+    X, vocabulary, _, _ = clap_like
+    est = decomposer(vocabulary).fit(X)
+    W = est.transform(X[:3])
+    W[1, 0] = -0.5
+    for weights in (W, sp.csr_matrix(W)):
+        with pytest.raises(ValueError, match=r"nonnegative.*first: \[1\]"):
+            est.inverse_transform(weights)
+
+
+def test_center_with_nan_says_nan(clap_like):
+    X, vocabulary, _, _ = clap_like
+    center = np.zeros(X.shape[1])
+    center[[3, 7]] = np.nan
+    with pytest.raises(ValueError, match=r"center contains NaN.*first: \[3, 7\]"):
+        decomposer(vocabulary, center=center).fit(X)
+
+
+PAPER_PENALTIES = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
+
+
+def test_concept_path_matches_the_decomposer_at_each_penalty(clap_like):
+    """Warm-started codes solve each penalty's problem as a cold
+    ConceptDecomposer does: objectives within 1e-6, same reconstruction,
+    same output type."""
+    X, vocabulary, _, _ = clap_like
+    penalties, codes = concept_path(
+        X, vocabulary, PAPER_PENALTIES, device="cpu", progress=False
+    )
+    assert penalties.tolist() == sorted(PAPER_PENALTIES, reverse=True)
+    assert len(codes) == len(penalties)
+    for l1_penalty, weights in zip(penalties, codes, strict=True):
+        est = decomposer(vocabulary, l1_penalty=l1_penalty).fit(X)
+        cold = est.transform(X)
+        assert isinstance(weights, np.ndarray) and weights.dtype == cold.dtype
+        assert weights.shape == cold.shape
+        Z = est._center(X)
+        ours = nonnegative_lasso_objective(Z, est.components_, weights, l1_penalty)
+        theirs = nonnegative_lasso_objective(Z, est.components_, cold, l1_penalty)
+        assert (np.abs(ours - theirs) / theirs).max() <= 1e-6
+        # Near-degenerate concepts may share weight differently; the
+        # reconstruction, unique at the optimum, agrees.
+        np.testing.assert_allclose(
+            weights @ est.components_, cold @ est.components_, atol=1e-3
+        )
+    active = [(weights > 0).sum(1).mean() for weights in codes]
+    assert active == sorted(active)  # sparsest first
+
+
+def test_concept_path_passes_decomposer_parameters(clap_like):
+    X, vocabulary, _, _ = clap_like
+    train, test = X[:200], X[200:]
+    est = decomposer(vocabulary, l1_penalty=0.05, output="sparse").fit(train)
+    penalties, codes = concept_path(
+        test,
+        vocabulary,
+        [0.05, 0.2],
+        center=est.mean_,  # the training mean, as transform uses it
+        output="sparse",
+        dtype="float64",
+        device="cpu",
+        progress=False,
+    )
+    assert penalties.tolist() == [0.2, 0.05]
+    assert all(
+        sp.issparse(weights) and weights.dtype == np.float64 for weights in codes
+    )
+    expected = est.set_params(dtype="float64").transform(test)
+    np.testing.assert_allclose(codes[1].toarray(), expected.toarray(), atol=1e-6)
+
+
+def test_concept_path_default_is_the_paper_sweep(clap_like):
+    X, vocabulary, _, _ = clap_like
+    penalties, codes = concept_path(X[:20], vocabulary, device="cpu", progress=False)
+    assert penalties.tolist() == sorted(PAPER_PENALTIES, reverse=True)
+    assert len(codes) == 7
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"l1_penalties": [0.1, 0.1]}, ValueError, "distinct"),
+        ({"l1_penalties": [0.1, -0.1]}, ValueError, "finite and >= 0"),
+        ({"l1_penalties": [0.1, np.inf]}, ValueError, "finite and >= 0"),
+        ({"l1_penalties": []}, ValueError, "non-empty 1-D"),
+        ({"l1_penalties": [[0.1, 0.2]]}, ValueError, "non-empty 1-D"),
+        ({"l1_penalties": ["a lot"]}, ValueError, "non-empty 1-D"),
+        ({"l1_penalty": 0.1}, TypeError, "l1_penalties"),
+        ({"penalty": 0.1}, TypeError, "unexpected parameter.*'penalty'"),
+        ({"solver": "lars"}, ValueError, "solver"),
+    ],
+)
+def test_concept_path_rejects_bad_input(clap_like, params, error, match):
+    X, vocabulary, _, _ = clap_like
+    with pytest.raises(error, match=match):
+        concept_path(X, vocabulary, **params)
+
+
+def test_concept_path_rejects_bad_embeddings(clap_like):
+    X, vocabulary, _, _ = clap_like
+    X = X.copy()
+    X[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        concept_path(X, vocabulary, [0.1], device="cpu")
+    with pytest.raises(ValueError, match="feature"):
+        concept_path(X[4:, :10], vocabulary, [0.1], device="cpu")
+
+
+@pytest.mark.parametrize("solver", ["working_set", "sklearn"])
+def test_concept_path_with_the_other_solvers(clap_like, solver):
+    """Without warm starts each penalty is solved as the decomposer solves it."""
+    X, vocabulary, _, _ = clap_like
+    penalties, codes = concept_path(
+        X[:40], vocabulary, [0.05, 0.2], solver=solver, device="cpu", progress=False
+    )
+    for l1_penalty, weights in zip(penalties, codes, strict=True):
+        est = decomposer(vocabulary, l1_penalty=l1_penalty, solver=solver).fit(X[:40])
+        np.testing.assert_array_equal(weights, est.transform(X[:40]))

@@ -2,13 +2,10 @@
 
 ``skops.io`` loads only types the caller trusts. The types each estimator
 needs beyond skops' defaults (NumPy, SciPy, builtins, scikit-learn) are listed
-in :data:`TRUSTED_TYPES`; the test fails when that list goes stale, so the
-documentation built from it stays true. Loading then reads::
+in the package's :data:`sklearn_audioconcepts.persistence.TRUSTED_TYPES`,
+which ``load_model`` trusts; the test fails when that list goes stale.
 
-    import skops.io as sio
-    model = sio.load("model.skops", trusted=TRUSTED_TYPES["ConceptDecomposer"])
-
-Add an estimator with one entry in :data:`CASES` and one in :data:`TRUSTED_TYPES`.
+Add an estimator with one entry in :data:`CASES` and one in ``TRUSTED_TYPES``.
 """
 
 import pickle
@@ -29,26 +26,9 @@ from sklearn_audioconcepts import (
     ZeroShotClassifier,
 )
 from sklearn_audioconcepts.datasets import make_concept_embeddings
+from sklearn_audioconcepts.persistence import TRUSTED_TYPES
 
-sio = pytest.importorskip("skops.io")
-
-# Types outside skops' defaults that must be trusted to load each estimator.
-TRUSTED_TYPES = {
-    "ConceptDecomposer": [
-        "sklearn_audioconcepts.decomposition.ConceptDecomposer",
-        "sklearn_audioconcepts.vocabulary.ConceptVocabulary",
-    ],
-    "TopKSparseAutoencoder": ["sklearn_audioconcepts.sae.TopKSparseAutoencoder"],
-    "FineTunedConceptProjector": [
-        "sklearn_audioconcepts.decomposition.ConceptDecomposer",
-        "sklearn_audioconcepts.projector.FineTunedConceptProjector",
-        "sklearn_audioconcepts.vocabulary.ConceptVocabulary",
-    ],
-    "ZeroShotClassifier": ["sklearn_audioconcepts.zero_shot.ZeroShotClassifier"],
-    "CLAPEmbedder": ["sklearn_audioconcepts.clap.CLAPEmbedder"],
-    "ResemblyzerEmbedder": ["sklearn_audioconcepts.speaker.ResemblyzerEmbedder"],
-    "TitaNetEmbedder": ["sklearn_audioconcepts.speaker.TitaNetEmbedder"],
-}
+sio = pytest.importorskip("skops.io")  # a core dependency: never skipped
 
 
 def _decomposer(data):
@@ -246,3 +226,214 @@ def test_pickled_state_holds_no_torch_objects(name, data):
     estimator, methods = _fit(name, data)
     _outputs(estimator, methods, data["X"])  # builds the device caches
     assert _torch_objects(estimator.__getstate__()) == []
+
+
+# -- save_model / load_model: skops with the package's trusted types -----------
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_save_model_load_model_round_trip(name, data, tmp_path):
+    from sklearn_audioconcepts.persistence import load_model, save_model
+
+    estimator, methods = _fit(name, data)
+    path = save_model(estimator, tmp_path / "sub" / "model.skops")
+    loaded = load_model(path, expected=type(estimator))
+    assert type(loaded) is type(estimator)
+    _assert_same_outputs(estimator, loaded, methods, data["X"])
+
+
+def test_trusted_types_are_the_package_own_classes():
+    import sklearn_audioconcepts as package
+
+    for estimator, names in TRUSTED_TYPES.items():
+        assert hasattr(package, estimator)
+        for name in names:
+            module, _, cls = name.rpartition(".")
+            assert module.startswith("sklearn_audioconcepts."), name
+            assert isinstance(getattr(__import__(module, fromlist=[cls]), cls), type)
+
+
+class _WritesMarker:
+    """Unpickling this object writes a file: a stand-in for a malicious model."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.write_text, (pathlib.Path(self.marker), "code ran")
+
+
+def _crafted_pickle(path, marker):
+    joblib.dump(_WritesMarker(str(marker)), path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".joblib", ".pkl", ".skops", ".bin"])
+def test_load_model_never_unpickles_without_trust_pickle(tmp_path, suffix):
+    from sklearn_audioconcepts import FileReadError, TopKSparseAutoencoder
+    from sklearn_audioconcepts.persistence import load_model
+
+    marker = tmp_path / "marker"
+    path = _crafted_pickle(tmp_path / f"crafted{suffix}", marker)
+    with pytest.raises(FileReadError, match="could not read .*model '.*crafted") as e:
+        load_model(path, expected=TopKSparseAutoencoder)
+    assert "trust_pickle=True" in str(e.value) and "--trust-pickle" in str(e.value)
+    assert not marker.exists()
+    # The file is live: trusting it runs its code (what the flag warns of).
+    with pytest.raises(FileReadError, match="holds a int, not a TopKSparse"):
+        load_model(path, expected=TopKSparseAutoencoder, trust_pickle=True)
+    assert marker.read_text() == "code ran"
+
+
+def test_load_model_with_trust_pickle_loads_a_real_joblib_model(data, tmp_path):
+    from sklearn_audioconcepts.persistence import load_model
+
+    estimator, methods = _fit("TopKSparseAutoencoder", data)
+    joblib.dump(estimator, tmp_path / "sae.joblib")
+    loaded = load_model(
+        tmp_path / "sae.joblib", expected=TopKSparseAutoencoder, trust_pickle=True
+    )
+    _assert_same_outputs(estimator, loaded, methods, data["X"])
+
+
+def _rewrite_schema(path, edit):
+    """Copy of the skops archive at ``path`` with its schema.json edited."""
+    import json
+    import zipfile
+
+    tampered = path.with_name("tampered.skops")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tampered, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "schema.json":
+                content = json.dumps(edit(json.loads(content))).encode()
+            target.writestr(info, content)
+    return tampered
+
+
+def test_load_model_refuses_a_tampered_file_with_other_types(data, tmp_path):
+    from sklearn_audioconcepts import FileReadError
+    from sklearn_audioconcepts.persistence import load_model, save_model
+
+    estimator, _ = _fit("TopKSparseAutoencoder", data)
+    path = save_model(estimator, tmp_path / "sae.skops")
+
+    def to_popen(schema):
+        schema["__module__"], schema["__class__"] = "subprocess", "Popen"
+        return schema
+
+    tampered = _rewrite_schema(path, to_popen)
+    assert sio.get_untrusted_types(file=tampered) == ["subprocess.Popen"]
+    with pytest.raises(FileReadError, match="does not trust: subprocess.Popen"):
+        load_model(tampered)
+    with pytest.raises(FileReadError, match="does not trust: subprocess.Popen"):
+        load_model(tampered, trust_pickle=True)  # the flag is about pickles only
+
+
+class _OwnStep(TopKSparseAutoencoder):
+    """A user's own class inside a saved model."""
+
+
+def test_load_model_trusts_more_types_only_when_named(tmp_path):
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_audioconcepts import FileReadError
+    from sklearn_audioconcepts.persistence import load_model, save_model
+
+    pipeline = make_pipeline(_OwnStep(n_latents=8, k=2))
+    path = save_model(pipeline, tmp_path / "pipeline.skops")
+    own = f"{_OwnStep.__module__}.{_OwnStep.__qualname__}"
+    with pytest.raises(FileReadError, match=f"does not trust: {own}"):
+        load_model(path)
+    loaded = load_model(path, trusted=[own])
+    assert loaded.steps[0][1].get_params() == pipeline.steps[0][1].get_params()
+
+
+def test_save_model_writes_only_skops_names(tmp_path):
+    from sklearn_audioconcepts.persistence import save_model
+
+    with pytest.raises(ValueError, match="name the file 'sae.skops'"):
+        save_model(TopKSparseAutoencoder(), tmp_path / "sae.joblib")
+    assert not (tmp_path / "sae.joblib").exists()
+
+
+def _skops_model(tmp_path):
+    from sklearn_audioconcepts.persistence import save_model
+
+    X = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    sae = TopKSparseAutoencoder(
+        n_latents=16, k=2, max_epochs=1, device="cpu", progress=False
+    ).fit(X)
+    return save_model(sae, tmp_path / "good.skops").read_bytes()
+
+
+def _flip_middle(content):
+    content = bytearray(content)
+    content[len(content) // 2] ^= 0xFF
+    return bytes(content)
+
+
+# name -> (file content from a good skops model, words expected in the reason)
+_BAD_MODELS = {
+    "empty": (lambda good, tmp: b"", "empty"),
+    "truncated": (lambda good, tmp: good[: len(good) // 2], "truncated"),
+    "flipped byte": (lambda good, tmp: _flip_middle(good), "damaged"),
+    "text file": (lambda good, tmp: b"hello world\n", "not a model file"),
+    "npz array file": (
+        lambda good, tmp: _npz_bytes(a=np.ones(3)),
+        "without skops' schema.json",
+    ),
+    "vocabulary file": (
+        lambda good, tmp: _npz_bytes(
+            names=np.array(["a"]), embeddings=np.ones((1, 2)), header=np.array("{}")
+        ),
+        "without skops' schema.json",
+    ),
+}
+
+
+def _npz_bytes(**arrays):
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_MODELS))
+def test_unreadable_model_files_raise_one_error_naming_the_file(case, tmp_path):
+    import gc
+    import warnings
+
+    from sklearn_audioconcepts import FileReadError
+    from sklearn_audioconcepts.persistence import load_model
+
+    make, reason = _BAD_MODELS[case]
+    path = tmp_path / "model.skops"
+    path.write_bytes(make(_skops_model(tmp_path), tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(FileReadError) as error:
+            load_model(path, expected=TopKSparseAutoencoder)
+        gc.collect()
+    message = str(error.value)
+    assert message.startswith(
+        f"could not read TopKSparseAutoencoder model '{path}': "
+    ), message
+    assert reason in message
+    assert isinstance(error.value, ValueError) and error.value.path == path
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_missing_model_file_is_also_a_file_not_found_error(tmp_path):
+    from sklearn_audioconcepts import FileReadError
+    from sklearn_audioconcepts.persistence import load_model
+
+    with pytest.raises(FileNotFoundError, match="could not read model .*no such file"):
+        load_model(tmp_path / "nope.skops")
+    with pytest.raises(FileReadError, match="is a folder"):
+        load_model(tmp_path)
+    error = FileReadError("model", tmp_path / "x.skops", "damaged.")
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)

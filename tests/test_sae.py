@@ -475,3 +475,83 @@ def test_errors(fitted, planted):
 def test_cuda_absent_error(planted):
     with pytest.raises(RuntimeError, match="no CUDA device"):
         small_sae(device="cuda").fit(planted[0])
+
+
+# -------------------------- extreme magnitudes and edits (issue 13, items 2, 10)
+
+
+@pytest.mark.parametrize("factor", [1e-200, 1e-30, 1e30, 1e200])
+def test_scale_normalisation_is_scale_free(planted, factor):
+    """Before: 1e200 gave all-zero latents and score NaN, 1e-200 a ZeroDivisionError."""
+    X = planted[0][:300]
+    sae = small_sae(dtype="float64")
+    reference = clone(sae).fit(X)
+    scaled = clone(sae).fit(X * factor)
+    np.testing.assert_allclose(
+        scaled.transform(X * factor), reference.transform(X), rtol=1e-6, atol=1e-9
+    )
+    assert scaled.score(X * factor) == pytest.approx(reference.score(X), rel=1e-6)
+    assert scaled.transform(X * factor).any()
+
+
+def test_float32_outputs_beyond_float32_are_refused(planted):
+    X = planted[0][:300] * 1e200
+    sae = small_sae().fit(X)  # float32: codes are in normalised units, fine
+    codes = sae.transform(X)
+    assert codes.any() and np.isfinite(sae.score(X))
+    with pytest.raises(ValueError, match="beyond what float32 holds"):
+        sae.reconstruct(X)
+    with pytest.raises(ValueError, match="beyond what float32 holds"):
+        sae.inverse_transform(codes)
+    with pytest.raises(ValueError, match="beyond what float32 holds"):
+        sae.steer(X, 1, delta=1.0)
+
+
+def test_layer_norm_at_large_magnitudes_and_its_epsilon(planted):
+    X = planted[0][:300]
+    sae = small_sae(normalize="layer_norm", dtype="float64")
+    np.testing.assert_allclose(
+        clone(sae).fit(X * 1e200).transform(X * 1e200),
+        clone(sae).fit(X * 1e5).transform(X * 1e5),
+        rtol=1e-6,
+        atol=1e-9,
+    )
+    with pytest.raises(ValueError, match="standard deviation below that epsilon"):
+        clone(sae).fit(X * 1e-8)
+
+
+@pytest.mark.parametrize(
+    "dtype, factor", [("float32", 1e30), ("float64", 1e200), ("float64", 1e-300)]
+)
+def test_unnormalised_training_out_of_range_is_refused(planted, dtype, factor):
+    X = planted[0][:300] * factor
+    with pytest.raises(ValueError, match=f"{dtype} training needs values below"):
+        small_sae(normalize="none", dtype=dtype).fit(X)
+
+
+def test_divergence_names_lr(planted):
+    """Before: lr=1e6 trained to a loss of about 1e25 in silence."""
+    with pytest.raises(ValueError, match=r"diverged.*lr=1000000\.0 is too large"):
+        small_sae(lr=1e6).fit(planted[0][:300])
+
+
+def test_fewer_samples_than_k_warns(planted):
+    X = planted[0]
+    with pytest.warns(UserWarning, match="2 sample.*k=3"):
+        small_sae().fit(X[:2])
+    with pytest.warns(UserWarning, match="1 sample"):
+        small_sae(k=1).fit(X[:1])
+
+
+def test_steering_to_negative_activations_is_refused(fitted, planted):
+    X = planted[0][:5]
+    with pytest.raises(ValueError, match="value must be nonnegative"):
+        fitted.steer(X, 3, value=-5)
+    with pytest.raises(ValueError, match="scale must be nonnegative"):
+        fitted.steer(X, 3, scale=-1.0)
+    # A negative delta is a displacement against the direction: allowed.
+    assert np.isfinite(fitted.steer(X, 3, delta=-5.0)).all()
+    codes = fitted.transform(X)
+    codes[0, np.flatnonzero(codes[0])[0]] = -1.0
+    with pytest.raises(ValueError, match="codes must be nonnegative"):
+        fitted.inverse_transform(codes)

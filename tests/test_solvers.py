@@ -226,3 +226,37 @@ def test_solver_choice_errors(centered_problem):
     on_gpu.atoms = torch.empty(D.shape, device="meta")  # a device that is not CPU
     with pytest.raises(ValueError, match="runs on the CPU"):
         nonnegative_lasso(Z, on_gpu, 0.05, solver="active_set")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_path_matches_a_solve_per_penalty(dense_centered_problem, solver):
+    Z, D = dense_centered_problem
+    penalties = [0.1, 0.03, 0.01]
+    options = {"dtype": torch.float64, "tol": 1e-8, "solver": solver}
+    path = solvers.nonnegative_lasso_path(Z, D, penalties, **options)
+    assert len(path) == len(penalties)
+    for l1_penalty, result in zip(penalties, path, strict=True):
+        single = nonnegative_lasso(Z, D, l1_penalty, **options)
+        ours = nonnegative_lasso_objective(Z, D, result.codes, l1_penalty)
+        reference = nonnegative_lasso_objective(Z, D, single.codes, l1_penalty)
+        assert (np.abs(ours - reference) / reference).max() <= 1e-6
+        assert result.converged.all() and result.duality_gap.max() <= 1e-8
+        assert result.codes.shape == (len(Z), len(D))
+    l0 = [result.codes.getnnz(axis=1).mean() for result in path]
+    assert l0[0] < l0[1] < l0[2]
+
+
+@pytest.mark.parametrize(
+    "penalties", [[0.01, 0.1], [0.1, 0.1], [0.1, -0.01], [], [0.1, np.nan]]
+)
+def test_path_rejects_penalties_out_of_order_or_range(centered_problem, penalties):
+    Z, D = centered_problem
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        solvers.nonnegative_lasso_path(Z, D, penalties)
+
+
+def test_path_warns_per_penalty_that_did_not_converge(dense_centered_problem):
+    Z, D = dense_centered_problem
+    with pytest.warns(ConvergenceWarning, match="at l1_penalty=0.005") as record:
+        solvers.nonnegative_lasso_path(Z, D, [0.5, 0.005], max_iter=5)
+    assert len(record) == 1  # the sparse end converges within 5 iterations

@@ -56,7 +56,7 @@ def test_metadata_must_be_json(tmp_path):
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No vocabulary file"):
+    with pytest.raises(FileNotFoundError, match="vocabulary .*no such file"):
         ConceptVocabulary.load(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", x=np.ones(3))
     with pytest.raises(ValueError, match="not a vocabulary file"):
@@ -269,3 +269,101 @@ def test_bundled_audio_concepts():
     # Ready to embed: a vocabulary of all of them builds.
     vocabulary = ConceptVocabulary.from_texts(names, HashingTextEmbedder())
     assert len(vocabulary) == len(names)
+
+
+# -- unreadable vocabulary files: one error type that names the file -------------
+
+
+def _vocabulary_bytes(tmp_path, **replace):
+    """A saved vocabulary's bytes, with some arrays replaced."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "names": np.array([f"concept {i}" for i in range(20)]),
+        "embeddings": rng.standard_normal((20, 16)),
+        "header": np.array(json.dumps({"format_version": 1, "metadata": {}})),
+        **replace,
+    }
+    path = tmp_path / "source.npz"
+    np.savez(path, **arrays)
+    return path.read_bytes()
+
+
+def _flip_middle(content):
+    content = bytearray(content)
+    content[len(content) // 2] ^= 0xFF
+    return bytes(content)
+
+
+def _skops_model_bytes(tmp_path):
+    from sklearn_audioconcepts import TopKSparseAutoencoder
+    from sklearn_audioconcepts.persistence import save_model
+
+    return save_model(TopKSparseAutoencoder(), tmp_path / "m.skops").read_bytes()
+
+
+def _npy_bytes(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones(3))
+    return (tmp_path / "a.npy").read_bytes()
+
+
+# case -> (bytes of the file, words the reason must contain)
+_BAD_VOCABULARIES = {
+    "empty": (lambda tmp: b"", "empty (0 bytes)"),
+    "truncated": (lambda tmp: _vocabulary_bytes(tmp)[:700], "truncated"),
+    "flipped byte": (lambda tmp: _flip_middle(_vocabulary_bytes(tmp)), "damaged"),
+    "header a JSON array": (
+        lambda tmp: _vocabulary_bytes(tmp, header=np.array("[1,2]")),
+        "header is a JSON array, not an object",
+    ),
+    "header not JSON": (
+        lambda tmp: _vocabulary_bytes(tmp, header=np.array("{format")),
+        "header is not valid JSON",
+    ),
+    "newer format": (
+        lambda tmp: _vocabulary_bytes(tmp, header=np.array('{"format_version": 99}')),
+        "vocabulary format 99",
+    ),
+    "numeric names": (
+        lambda tmp: _vocabulary_bytes(tmp, names=np.arange(20)),
+        "not a list of strings",
+    ),
+    "duplicate names": (
+        lambda tmp: _vocabulary_bytes(tmp, names=np.array(["a"] * 20)),
+        "duplicate concept names",
+    ),
+    "text file": (lambda tmp: b"dog barking\nrain\n", "neither a .npy array"),
+    "model file": (_skops_model_bytes, "not a vocabulary file written by"),
+    "npy array": (_npy_bytes, "single .npy array, not an .npz archive"),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_VOCABULARIES))
+def test_unreadable_vocabulary_files_raise_one_error_naming_the_file(case, tmp_path):
+    import gc
+    import warnings
+
+    from sklearn_audioconcepts import FileReadError
+
+    make, reason = _BAD_VOCABULARIES[case]
+    path = tmp_path / "vocab.npz"
+    path.write_bytes(make(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(FileReadError) as error:
+            ConceptVocabulary.load(path)
+        gc.collect()  # an unclosed file would warn now
+    message = str(error.value)
+    assert message.startswith(f"could not read vocabulary '{path}': "), message
+    assert reason in message, message
+    assert isinstance(error.value, ValueError)
+    assert (error.value.kind, error.value.path) == ("vocabulary", path)
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_missing_or_folder_vocabulary_names_the_path(tmp_path):
+    from sklearn_audioconcepts import FileReadError
+
+    with pytest.raises(FileReadError, match="vocabulary '.*nope.npz': no such file"):
+        ConceptVocabulary.load(tmp_path / "nope.npz")
+    with pytest.raises(FileReadError, match="it is a folder, not a file"):
+        ConceptVocabulary.load(tmp_path)

@@ -222,3 +222,18 @@ def test_retrieval_errors():
         recall_at_k(np.ones((2, 2)), np.zeros((2, 2)), 1)
     with pytest.raises(ValueError, match="positive integer"):
         recall_at_k(np.ones((1, 2)), np.ones((1, 2)), 0)
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e-200, 1e155, 1e200, 1e300])
+def test_probabilities_do_not_depend_on_the_scale(labelled_embeddings, factor):
+    """Before: 1e200 gave exactly uniform probabilities, 1e-200 an all-zero error."""
+    X, _, _, names, prototypes = labelled_embeddings
+    clf = ZeroShotClassifier(names, text_embeddings=prototypes).fit(X)
+    scaled = X.astype(np.float64) * factor
+    np.testing.assert_allclose(clf.predict_proba(scaled), clf.predict_proba(X))
+    np.testing.assert_array_equal(clf.predict(scaled), clf.predict(X))
+    scaled_prompts = prototypes.astype(np.float64) * factor
+    tiny_prompts = ZeroShotClassifier(names, text_embeddings=scaled_prompts)
+    np.testing.assert_allclose(
+        tiny_prompts.fit(X).decision_function(X), clf.decision_function(X)
+    )

@@ -90,3 +90,28 @@ def test_solver_option_times_the_working_set_solver(bench):
     assert results["config"]["solver"] == "working_set"
     assert "solver=working_set" in results["table"]
     assert row["ours"]["n_not_converged"] == 0 and row["sklearn"]["max_rel"] <= 1e-4
+
+
+def test_path_mode_reports_the_ratios(bench, tmp_path):
+    path = tmp_path / "path.json"
+    results = bench.main(
+        ["--path", "--quick", "--sklearn-samples", "20", "--json", str(path)]
+    )
+    (row,) = results["path_rows"]
+    assert row["l1_penalties"] == sorted(bench.PAPER_PENALTIES, reverse=True)
+    for key in ("path_seconds", "cold_sum_seconds", "densest_cold_seconds"):
+        assert math.isfinite(row[key]) and row[key] > 0, key
+    assert row["path_over_densest"] == pytest.approx(
+        row["path_seconds"] / row["densest_cold_seconds"]
+    )
+    assert row["sklearn_rows"] == 20 and row["sklearn_over_path"] > 0
+    for entry in row["per_penalty"]:
+        # Warm starts reach each penalty's optimum, as scikit-learn does.
+        assert entry["path_vs_cold_max_rel"] <= 1e-6
+        assert entry["sklearn"]["max_rel"] <= 1e-4
+        assert entry["n_not_converged"] == 0
+    l0 = [entry["mean_l0"] for entry in row["per_penalty"]]
+    assert l0 == sorted(l0)
+    for label in ("path/densest", "path/cold sum", "sklearn/path"):
+        assert label in results["table"]
+    assert json.loads(path.read_text())["path_rows"][0]["n_atoms"] == 200
