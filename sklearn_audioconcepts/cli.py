@@ -205,11 +205,20 @@ def _decompose(args, console):
 
 
 def _write(path, ids, values, columns, metadata, console):
-    from ._tables import write_table
+    from . import _tables
 
-    written = write_table(path, ids, values, columns, metadata)
-    console.info(f"Wrote {values.shape[0]} x {values.shape[1]} to {written}.")
-    return written
+    # Written beside and renamed: a Ctrl-C or an error during the write never
+    # leaves a partial file under the output's name.
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        _tables.write_table(partial, ids, values, columns, metadata)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    console.info(f"Wrote {values.shape[0]} x {values.shape[1]} to {path}.")
+    return path
 
 
 # -- commands ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -32,7 +33,7 @@ from sklearn_audioconcepts.cli import (
     main,
     run_demo,
 )
-from sklearn_audioconcepts.persistence import load_model
+from sklearn_audioconcepts.persistence import load_model, save_model
 from sklearn_audioconcepts.sae import TopKSparseAutoencoder
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
@@ -996,3 +997,21 @@ def test_every_numeric_option_has_a_range():
         Parser().add_argument("--new-option", type=int)
     with pytest.raises(TypeError, match="declared"):
         Parser().add_argument("--lr", type=int)
+
+
+def test_interrupted_table_write_leaves_no_file(tmp_path, embeddings_file, monkeypatch):
+    from sklearn_audioconcepts import _tables
+
+    def write_half_then_interrupt(path, *args, **kwargs):
+        Path(path).write_bytes(b"PK half a file")
+        raise KeyboardInterrupt
+
+    path, _ = embeddings_file
+    monkeypatch.setattr(_tables, "write_table", write_half_then_interrupt)
+    sae = TopKSparseAutoencoder(n_latents=24, k=4, max_epochs=1, random_state=0)
+    model = tmp_path / "sae.skops"
+    save_model(sae.fit(read_table(path)[1]), model)
+    out = tmp_path / "z.npz"
+    argv = ["sae", "transform", str(path), "--model", str(model), "-o", str(out)]
+    assert main(argv) == EXIT_INTERRUPTED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emb.npz", "sae.skops"]
