@@ -22,15 +22,25 @@ Models are saved and loaded with :mod:`sklearn_audioconcepts.persistence`
 :class:`FileReadError`, whose message names the file.
 """
 
-from ._files import FileReadError
-from .clap import CLAPEmbedder
-from .data import load_audio_concepts
-from .decomposition import ConceptDecomposer, concept_path
-from .projector import FineTunedConceptProjector
-from .sae import TopKSparseAutoencoder
-from .speaker import ResemblyzerEmbedder, TitaNetEmbedder
-from .vocabulary import ConceptVocabulary
-from .zero_shot import ZeroShotClassifier
+import importlib
+
+# Public names load their module on first use (PEP 562), so that
+# ``import sklearn_audioconcepts`` -- and with it the command line's start-up,
+# ``--help`` and ``--version`` -- does not import torch, laion-clap and
+# scikit-learn first; a Ctrl-C then reaches the command line's handler.
+_LAZY = {
+    "CLAPEmbedder": "clap",
+    "ConceptDecomposer": "decomposition",
+    "ConceptVocabulary": "vocabulary",
+    "FileReadError": "_files",
+    "FineTunedConceptProjector": "projector",
+    "ResemblyzerEmbedder": "speaker",
+    "TitaNetEmbedder": "speaker",
+    "TopKSparseAutoencoder": "sae",
+    "ZeroShotClassifier": "zero_shot",
+    "concept_path": "decomposition",
+    "load_audio_concepts": "data",
+}
 
 __version__ = "0.1.0.dev0"
 
@@ -48,3 +58,15 @@ __all__ = [
     "concept_path",
     "load_audio_concepts",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -17,8 +17,19 @@ Also runs as ``python -m sklearn_audioconcepts``. Commands:
 Exit codes: 0 success; 1 the command failed (bad data, missing file or
 model, missing optional dependency: the message says which); 2 the command
 line itself is wrong (unknown option, missing argument, conflicting
-options); 130 interrupted. Errors print one ``error: ...`` line on stderr;
-``--debug`` shows the traceback instead.
+options, a numeric option out of range, an output file name with the wrong
+suffix); 130 interrupted (Ctrl-C, at any moment: one line, no traceback).
+Errors print one ``error: ...`` line on stderr; ``--debug`` shows the
+traceback instead.
+
+Output paths are checked before any work (suffix, folder creatable,
+writable), so a command that cannot save its result fails at once rather than
+after embedding or training. Under ``--quiet`` only results and errors are
+printed; by default a warning is one ``warning: ...`` line; ``--debug`` shows
+everything the libraries print.
+
+Only light modules are imported at start-up: the heavy ones (torch,
+laion-clap, scikit-learn) load inside :func:`main`, under its Ctrl-C handler.
 """
 
 import argparse
@@ -28,23 +39,31 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from ._demo import run_concept_demo
+from ._cli_checks import (
+    AUDIO_SUFFIXES,  # noqa: F401 - part of this module's interface
+    EXPLAIN_SUFFIXES,
+    VOCABULARY_SUFFIXES,
+    UsageError,
+    audio_files,
+    check_output_folder,
+    check_output_path,
+    library_output,
+    unreadable,
+)
+from ._cli_checks import Parser as _Parser
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".opus")
 _EMBEDDERS = ("clap", "resemblyzer", "titanet")
-
-
-class UsageError(Exception):
-    """The command line is inconsistent (exit code 2)."""
 
 
 def run_demo(n_samples=1000, random_state=0, out=sys.stdout, output=None):
     """The synthetic concept demo (no model weights), printing to ``out``."""
+    from ._demo import run_concept_demo
+
     run_concept_demo(
         n_samples,
         random_state,
@@ -67,38 +86,6 @@ class _Console:
     def info(self, text=""):
         if not self.quiet:
             print(text, file=sys.stderr)
-
-
-def _audio_files(inputs, recursive):
-    """(id, path) of every audio file named or found in the given folders."""
-    found = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            files = sorted(
-                p
-                for p in path.glob(pattern)
-                if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-            )
-            found.extend((p.relative_to(path).as_posix(), p) for p in files)
-        elif path.is_file():
-            found.append((str(item), path))
-        else:
-            raise FileNotFoundError(f"{item}: no such file or folder.")
-    if not found:
-        raise ValueError(
-            f"No audio files ({', '.join(AUDIO_SUFFIXES)}) found in "
-            f"{', '.join(map(str, inputs))}."
-        )
-    ids = [file_id for file_id, _ in found]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise UsageError(
-            f"Several inputs give the same file id {duplicates[:3]}; embed the "
-            "folders separately or pass the files one by one."
-        )
-    return found
 
 
 def _offline_if_unreachable(console):
@@ -218,10 +205,20 @@ def _decompose(args, console):
 
 
 def _write(path, ids, values, columns, metadata, console):
-    from ._tables import write_table
+    from . import _tables
 
-    written = write_table(path, ids, values, columns, metadata)
-    console.info(f"Wrote {values.shape[0]} x {values.shape[1]} to {written}.")
+    # Written beside and renamed: a Ctrl-C or an error during the write never
+    # leaves a partial file under the output's name.
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        _tables.write_table(partial, ids, values, columns, metadata)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    console.info(f"Wrote {values.shape[0]} x {values.shape[1]} to {path}.")
+    return path
 
 
 # -- commands ------------------------------------------------------------------
@@ -230,7 +227,21 @@ def _write(path, ids, values, columns, metadata, console):
 def _cmd_embed(args, console):
     import numpy as np
 
-    files = _audio_files(args.inputs, args.recursive)
+    files = audio_files(args.inputs, args.recursive, console)
+    ids = [file_id for file_id, _ in files]
+    paths = [str(path) for _, path in files]
+    # Entries that cannot even be opened (broken links, link loops, no
+    # permission) are known before any model loads: stop now under raise,
+    # list them with the embedder's failures under skip.
+    reasons = {i: unreadable(path) for i, (_, path) in enumerate(files)}
+    unopenable = {i: reason for i, reason in reasons.items() if reason}
+    if unopenable and args.on_error == "raise":
+        first, reason = next(iter(unopenable.items()))
+        more = f" (and {len(unopenable) - 1} more)" if len(unopenable) > 1 else ""
+        raise OSError(
+            f"{paths[first]}: {reason}{more}. Fix or remove it, or pass --on-error "
+            "skip to leave such files out and list them in OUTPUT.failed.csv."
+        )
     if args.model == "clap":
         embedder = _clap_embedder(
             args.checkpoint or "630k-audioset-best", args, console
@@ -243,49 +254,89 @@ def _cmd_embed(args, console):
         embedder = _speaker_embedder(args, console)
     if args.on_error == "skip":
         embedder.set_params(on_error="nan")
-    paths = [str(path) for _, path in files]
-    console.info(f"Embedding {len(paths)} files with {args.model}...")
-    if args.cache is not None:
-        from .cache import cached_transform
-
-        X = cached_transform(embedder, paths, args.cache, progress=console.progress)
-    else:
-        X = embedder.transform(paths)
-    X = np.asarray(X, dtype=np.float32)
+    readable = [i for i in range(len(paths)) if i not in unopenable]
+    console.info(f"Embedding {len(readable)} files with {args.model}...")
+    failures = [
+        {"id": ids[i], "path": paths[i], "error": "OSError", "message": reason}
+        for i, reason in unopenable.items()
+    ]
+    X = np.full((len(paths), 0), np.nan, dtype=np.float32)
+    if readable:
+        with warnings.catch_warnings():
+            # The CLI lists failures itself (below), in CLI terms.
+            warnings.filterwarnings("ignore", message=".*could not be embedded")
+            X_read = _embed_paths(embedder, [paths[i] for i in readable], args, console)
+        X = np.full((len(paths), X_read.shape[1]), np.nan, dtype=np.float32)
+        X[readable] = X_read
+        failures += _embedding_failures(embedder, X_read, readable, ids, paths)
     metadata = {
         "kind": "embeddings",
         "model": args.model,
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
         "version": __version__,
     }
-    ids = [file_id for file_id, _ in files]
-    failed = ~np.isfinite(X).all(axis=1)
-    if failed.any():
-        # on_error="skip": the embedder gave these files NaN rows; keep the
-        # others (their ids still name them) and list the failures beside.
+    kept = [i for i in range(len(paths)) if np.isfinite(X[i]).all() and X.shape[1]]
+    if failures:
         import pandas as pd
 
-        reasons = getattr(embedder, "failed_", None)
-        table = pd.DataFrame(
-            {"id": [ids[i] for i in np.flatnonzero(failed)],
-             "path": [paths[i] for i in np.flatnonzero(failed)]}
-        )  # fmt: skip
-        if reasons is not None and len(reasons) == failed.sum():
-            table["error"] = reasons["error"].to_numpy()
-            table["message"] = reasons["message"].to_numpy()
+        # The output's folder may not exist yet: make it before the list.
         failures_path = Path(args.output).with_suffix(".failed.csv")
-        table.to_csv(failures_path, index=False)
+        failures_path.parent.mkdir(parents=True, exist_ok=True)
+        table = pd.DataFrame(failures, columns=["id", "path", "error", "message"])
+        table.sort_values("id").to_csv(failures_path, index=False)
         print(
-            f"warning: {failed.sum()} of {len(ids)} files could not be embedded and "
-            f"were skipped; they are listed in {failures_path}.",
+            f"warning: {len(failures)} of {len(ids)} files could not be embedded "
+            f"and were skipped; they are listed in {failures_path}.",
             file=sys.stderr,
         )
-        ids = [file_id for file_id, bad in zip(ids, failed) if not bad]
-        X = X[~failed]
-        if not ids:
+        if not kept:
             raise ValueError("No file could be embedded; see " + str(failures_path))
-    _write(args.output, ids, X, embedder.get_feature_names_out(), metadata, console)
+    written = _write(
+        args.output,
+        [ids[i] for i in kept],
+        X[kept],
+        embedder.get_feature_names_out(),
+        metadata,
+        console,
+    )
+    console.info(
+        f"{len(ids)} audio files found, {len(kept)} rows written to {written}."
+    )
     return EXIT_OK
+
+
+def _embed_paths(embedder, paths, args, console):
+    import numpy as np
+
+    if args.cache is not None:
+        from .cache import cached_transform
+
+        X = cached_transform(embedder, paths, args.cache, progress=console.progress)
+    else:
+        X = embedder.transform(paths)
+    return np.asarray(X, dtype=np.float32)
+
+
+def _embedding_failures(embedder, X, rows, ids, paths):
+    """Failure records of the NaN rows of ``X`` (on_error="skip")."""
+    import numpy as np
+
+    failed = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    # failed_ describes the last transform call: all files, unless the cache
+    # split them into batches; then only the ids are known here.
+    reasons = getattr(embedder, "failed_", None)
+    by_row = {}
+    if reasons is not None and len(reasons) == len(failed):
+        by_row = dict(zip(failed, zip(reasons["error"], reasons["message"])))
+    return [
+        {
+            "id": ids[rows[row]],
+            "path": paths[rows[row]],
+            "error": by_row.get(row, (None, None))[0],
+            "message": by_row.get(row, (None, None))[1],
+        }
+        for row in failed
+    ]
 
 
 def _cmd_vocabulary(args, console):
@@ -386,6 +437,7 @@ def _cmd_sae(args, console):
             progress=console.progress,
             random_state=args.random_state,
         )
+        console.info(f"Training on {len(X)} embeddings ({args.max_epochs} epochs)...")
         sae.fit(X)
         if suffix == SUFFIX:
             save_model(sae, args.output)
@@ -449,7 +501,7 @@ def _cmd_report(args, console):
     if args.attributes and args.labels is None:
         raise UsageError("--attributes names columns of --labels: give --labels.")
     ids, X, _, _ = read_table(args.embeddings)
-    files = dict(_audio_files(args.audio, args.recursive))
+    files = dict(audio_files(args.audio, args.recursive, console))
     missing = [file_id for file_id in ids if file_id not in files]
     if missing:
         raise ValueError(
@@ -550,7 +602,7 @@ def _cmd_demo(args, console):
         )
 
     n_samples = 300 if args.quick else args.n_samples
-    run_concept_demo(n_samples, args.random_state, output=output, say=say)
+    _demo.run_concept_demo(n_samples, args.random_state, output=output, say=say)
     (output / "report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     console.info(f"Report written to {output / 'report.txt'}.")
     return EXIT_OK
@@ -628,7 +680,7 @@ command line; 130 interrupted. --debug shows tracebacks."""
 
 
 def _build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sklearn-audioconcepts",
         description="Interpretable audio embeddings as scikit-learn estimators.",
         epilog=_EPILOG,
@@ -863,27 +915,40 @@ _COMMANDS = {
 }
 
 
+def _check_outputs(args):
+    """Every command's output path, checked before any work."""
+    # numpy: imported under the Ctrl-C handler, like everything but argparse
+    from ._tables import TABLE_SUFFIXES
+    from .persistence import PICKLE_SUFFIXES, SUFFIX
+
+    if args.command in ("demo", "report"):  # their output is a folder
+        check_output_folder(args.output)
+        return
+    if args.command == "sae":
+        model_suffixes = (SUFFIX, *PICKLE_SUFFIXES)
+        suffixes = model_suffixes if args.sae_command == "fit" else TABLE_SUFFIXES
+    else:
+        suffixes = {
+            "embed": TABLE_SUFFIXES,
+            "vocabulary": VOCABULARY_SUFFIXES,
+            "decompose": TABLE_SUFFIXES,
+            "explain": EXPLAIN_SUFFIXES,
+        }[args.command]
+    if args.output is not None:
+        check_output_path(args.output, suffixes)
+    if getattr(args, "cache", None) is not None:  # embed --cache writes there too
+        check_output_folder(args.cache, option="--cache")
+
+
 def _check_args(args):
-    for name in ("batch_size", "top_k", "n_latents", "k", "max_epochs"):
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1.")
     if getattr(args, "vocabulary", None) == "bundled" and args.clap_checkpoint is None:
         raise UsageError(
             "--vocabulary bundled embeds the bundled concept list with a CLAP text "
             "encoder: give --clap-checkpoint (the checkpoint that embedded the audio)."
         )
-    if args.command == "demo" and args.n_samples < 20:
-        raise UsageError("--n-samples must be at least 20.")
 
 
-def main(argv=None):
-    """Run the command line; returns the exit code (see the module docstring)."""
-    parser = _build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help/--version (0) or usage error (2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+def _limit_torch_threads():
     # The SAE and LSTM kernels are small; torch's default thread pool only
     # contends with itself on a laptop. Respect an explicit user choice.
     if "OMP_NUM_THREADS" not in os.environ:
@@ -893,29 +958,48 @@ def main(argv=None):
             torch.set_num_threads(min(torch.get_num_threads(), 4))
         except ImportError:  # pragma: no cover - torch is a dependency
             pass
-    if not args.debug:
-        # webrtcvad (used by resemblyzer) imports the deprecated pkg_resources:
-        # noise to a command-line user, not their concern.
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    console = _Console(args.quiet)
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code (see the module docstring)."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        _check_args(args)
-        return _COMMANDS[args.command](args, console)
-    except UsageError as exc:
-        if args.debug:
-            raise
-        parser.print_usage(sys.stderr)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _main(argv)
     except KeyboardInterrupt:
+        # At any moment: start-up imports, parsing, the work, an error report.
+        if debug:
+            import traceback
+
+            traceback.print_exc()
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the CLI reports, --debug re-raises
-        if args.debug:
-            raise
-        message = str(exc) or type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_FAILURE
+
+
+def _main(argv):
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    console = _Console(args.quiet)
+    with library_output(args.quiet, args.debug):
+        try:
+            _check_args(args)
+            _check_outputs(args)  # before any work: fail in well under a second
+            _limit_torch_threads()
+            return _COMMANDS[args.command](args, console)
+        except UsageError as exc:
+            if args.debug:
+                raise
+            parser.print_usage(sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception as exc:  # noqa: BLE001 - the CLI reports, --debug re-raises
+            if args.debug:
+                raise
+            message = str(exc) or type(exc).__name__
+            print(f"error: {message}", file=sys.stderr)
+            return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

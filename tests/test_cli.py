@@ -6,9 +6,13 @@ encoder on speech synthesised by eSpeak NG.
 """
 
 import io
+import os
 import shutil
 import subprocess
 import sys
+import textwrap
+import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -21,8 +25,15 @@ from _tiny_clap import build_tiny_clap  # tests/ is on sys.path
 
 from sklearn_audioconcepts import __version__
 from sklearn_audioconcepts._tables import read_table, write_table
-from sklearn_audioconcepts.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main, run_demo
-from sklearn_audioconcepts.persistence import load_model
+from sklearn_audioconcepts.cli import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    main,
+    run_demo,
+)
+from sklearn_audioconcepts.persistence import load_model, save_model
 from sklearn_audioconcepts.sae import TopKSparseAutoencoder
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
@@ -697,3 +708,310 @@ def test_missing_table_is_a_file_read_error_and_file_not_found(tmp_path):
     (tmp_path / "t.csv").write_text("id,x\n")
     with pytest.raises(FileReadError, match="unknown table format '.csv'"):
         read_table(tmp_path / "t.csv")
+
+
+# -- output paths are checked before any work (issue 13, item 4) ---------------
+
+
+@pytest.fixture
+def not_a_folder(tmp_path):
+    """A path whose parent folder cannot be created: a regular file is in the way.
+
+    Permission bits cannot make a folder unwritable for root (tests may run
+    as root), but no one can create a folder below a regular file.
+    """
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    return blocker / "sub"
+
+
+def _bad_output_cases(tmp_path, embeddings, tone_folder, blocked):
+    missing_model = str(tmp_path / "missing.joblib")
+    missing_vocabulary = str(tmp_path / "missing_vocabulary.npz")
+    embed = ["embed", str(tone_folder), "--checkpoint", str(tmp_path / "none.pt")]
+    return [
+        (embed + ["-o", str(tmp_path / "out" / "corpus.csv")], EXIT_USAGE, ".csv"),
+        (embed + ["-o", str(blocked / "x.npz")], EXIT_FAILURE, "not a folder"),
+        (embed + ["-o", str(tmp_path)], EXIT_USAGE, "unsupported file type"),
+        (["sae", "fit", embeddings, "-o", str(blocked / "sae.joblib")],
+         EXIT_FAILURE, "not a folder"),
+        (["sae", "fit", embeddings, "-o", str(tmp_path / "sae.txt")],
+         EXIT_USAGE, "name the file with .skops,"),
+        (["sae", "transform", embeddings, "--model", missing_model, "-o",
+          str(blocked / "z.npz")], EXIT_FAILURE, "not a folder"),
+        (["sae", "steer", embeddings, "--model", missing_model, "-o",
+          str(tmp_path / "s.txt"), "--latent", "0", "--value", "1"],
+         EXIT_USAGE, ".npz or .parquet"),
+        (["decompose", embeddings, "--vocabulary", missing_vocabulary, "-o",
+          str(blocked / "w.npz")], EXIT_FAILURE, "not a folder"),
+        (["explain", embeddings, "--vocabulary", missing_vocabulary, "-o",
+          str(tmp_path / "top.xlsx")], EXIT_USAGE, ".csv, .tsv or .tab"),
+        (["vocabulary", "--clap-checkpoint", str(tmp_path / "none.pt"), "-o",
+          str(blocked / "v.npz")], EXIT_FAILURE, "not a folder"),
+        (["demo", "--quick", "--output", str(blocked)], EXIT_FAILURE, "not a folder"),
+        (["report", embeddings, "--audio", str(tone_folder), "--model",
+          missing_model, "-o", str(blocked / "report")], EXIT_FAILURE,
+         "not a folder"),
+    ]  # fmt: skip
+
+
+def test_output_paths_fail_before_any_work(
+    tmp_path, embeddings_file, tone_folder, not_a_folder, capsys
+):
+    import time
+
+    path, _ = embeddings_file
+    cases = _bad_output_cases(tmp_path, str(path), tone_folder, not_a_folder)
+    for argv, code, text in cases:
+        start = time.perf_counter()
+        assert main(argv) == code, argv
+        elapsed = time.perf_counter() - start
+        err = capsys.readouterr().err
+        # The message is about the output, not the missing checkpoint, model
+        # or vocabulary that the work would have tripped over first.
+        assert text in err and "--output" in err and "missing" not in err, err
+        assert elapsed < 1.0, (argv, elapsed)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "sae.txt").exists()
+    # embed --cache is an output folder too.
+    cache = str(not_a_folder / "cache")
+    argv = ["embed", str(tone_folder), "-o", str(tmp_path / "e.npz"), "--checkpoint",
+            str(tmp_path / "none.pt"), "--cache", cache]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "--cache" in err and "not a folder" in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_output_folder_that_cannot_be_written(tmp_path, embeddings_file, capsys):
+    # /proc takes no new files, even from root (which ignores permission bits).
+    path, _ = embeddings_file
+    argv = ["sae", "fit", str(path), "-o", "/proc/self/sae.skops"]
+    assert main(argv) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "cannot write in /proc/self" in err and "Traceback" not in err
+
+
+def test_check_output_path_accepts_writable_paths(tmp_path):
+    from sklearn_audioconcepts._cli_checks import check_output_path
+
+    target = tmp_path / "new" / "deeper" / "sae.skops"
+    assert check_output_path(target, (".skops", ".joblib")) == target
+    assert not (tmp_path / "new").exists()  # checked, not created
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
+
+
+# -- folders: every audio-looking entry is reported (issue 13, item 6) ---------
+
+
+def _links_folder(tmp_path, speech_folder):
+    """Speech files, a broken link, a self-loop link and a folder loop."""
+    folder = tmp_path / "links"
+    shutil.copytree(speech_folder, folder)
+    (folder / "broken.wav").symlink_to("nowhere.wav")
+    (folder / "loop.wav").symlink_to("loop.wav")
+    (folder / "up").symlink_to(".")  # a folder loop: walked once, then cut
+    return folder
+
+
+@needs_speech
+def test_embed_reports_broken_links_and_loops(tmp_path, speech_folder, capsys):
+    folder = _links_folder(tmp_path, speech_folder)
+    out = tmp_path / "new" / "sub" / "e.npz"  # the folder does not exist yet
+    argv = ["embed", str(folder), "-o", str(out), "--model", "resemblyzer",
+            "--device", "cpu"]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE  # on_error raise: before any model loads
+    err = capsys.readouterr().err
+    assert "broken.wav: broken symbolic link" in err and "(and 1 more)" in err
+    assert not out.parent.exists()
+
+    assert main([*argv, "--on-error", "skip"]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert "2 of 6 files could not be embedded" in err
+    assert "6 audio files found, 4 rows written" in err
+    assert "links back to a folder above it" in err
+    ids, _, _, _ = read_table(out)
+    assert sorted(ids) == [f"utt{i}.wav" for i in range(4)]
+    failures = pd.read_csv(out.with_suffix(".failed.csv"))
+    assert list(failures["id"]) == ["broken.wav", "loop.wav"]
+    assert "broken symbolic link" in failures["message"][0]
+    assert "link loop" in failures["message"][1]
+
+
+def test_audio_files_keeps_unopenable_entries(tmp_path):
+    from sklearn_audioconcepts._cli_checks import audio_files, unreadable
+
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    (tmp_path / "notes.txt").write_text("not audio")
+    (tmp_path / "broken.flac").symlink_to("missing.flac")
+    (tmp_path / "loop.wav").symlink_to("loop.wav")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "back").symlink_to("..")
+    (tmp_path / "linked").symlink_to("sub")
+    (tmp_path / "sub" / "b.wav").write_bytes(b"RIFF")
+    notes = []
+    console = type("Console", (), {"info": lambda self, text: notes.append(text)})()
+    found = audio_files([tmp_path], True, console)
+    assert [i for i, _ in found] == [
+        "a.wav", "broken.flac", "linked/b.wav", "loop.wav", "sub/b.wav"
+    ]  # fmt: skip
+    assert len(notes) == 2 and all("links back" in note for note in notes)
+    reasons = {i: unreadable(p) for i, p in found}
+    assert reasons["a.wav"] is None and reasons["sub/b.wav"] is None
+    assert "broken symbolic link" in reasons["broken.flac"]
+    assert "link loop" in reasons["loop.wav"]
+    assert [i for i, _ in audio_files([tmp_path], False, console)] == [
+        "a.wav", "broken.flac", "loop.wav"
+    ]  # fmt: skip
+
+
+# -- command-line output and Ctrl-C (issue 13, item 8) -------------------------
+
+
+def test_warnings_one_line_by_default_none_when_quiet(capsys):
+    import logging
+
+    from sklearn_audioconcepts._cli_checks import library_output
+
+    def emit():
+        warnings.warn("the user's file is truncated", UserWarning, stacklevel=1)
+        # A library's warning about its own internals (e.g. torch.meshgrid).
+        warnings.warn_explicit(
+            "internal detail", UserWarning, "functional.py", 504,
+            module="torch.functional",
+        )  # fmt: skip
+        warnings.warn("old API", DeprecationWarning, stacklevel=1)
+        logging.getLogger("transformers.modeling_utils").warning("log warning")
+
+    with library_output(quiet=False, debug=False):
+        emit()
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "warning: the user's file is truncated"
+    assert "internal detail" not in err and "old API" not in err
+    assert "test_cli.py" not in err
+
+    with library_output(quiet=True, debug=False):
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+        emit()
+    assert capsys.readouterr().err == ""
+    assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ  # restored
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with library_output(quiet=False, debug=True):
+            emit()
+    assert len(caught) == 3  # --debug: everything, as the libraries say it
+
+
+def _interrupt_on_import(module, argv):
+    """A Python command that runs the CLI and sends itself SIGINT on importing
+    ``module``: Ctrl-C during the start-up imports, at a known moment."""
+    return [sys.executable, "-c", textwrap.dedent(f"""
+        import os, runpy, signal, sys
+
+        class Interrupt:
+            def find_spec(self, name, path=None, target=None):
+                if name == {module!r}:
+                    os.kill(os.getpid(), signal.SIGINT)
+                return None
+
+        sys.meta_path.insert(0, Interrupt())
+        sys.argv = ["sklearn-audioconcepts", *{argv!r}]
+        runpy.run_module("sklearn_audioconcepts", run_name="__main__")
+        """)]  # fmt: skip
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_start_up_imports_is_one_line(tmp_path, embeddings_file):
+    path, _ = embeddings_file
+    model = tmp_path / "sae.joblib"
+    argv = ["sae", "fit", str(path), "-o", str(model)]
+    result = subprocess.run(
+        _interrupt_on_import("torch", argv), capture_output=True, text=True
+    )
+    assert result.returncode == EXIT_INTERRUPTED, result.stderr
+    assert result.stderr == "interrupted\n" and not model.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_sae_fit_saves_nothing(tmp_path, embeddings_file):
+    import queue
+    import signal
+    import threading
+    import time
+
+    path, _ = embeddings_file
+    model = tmp_path / "sae.joblib"
+    argv = [sys.executable, "-m", "sklearn_audioconcepts", "sae", "fit", str(path),
+            "-o", str(model), "--max-epochs", "1000000", "--n-latents", "24",
+            "--k", "4", "--aux-k", "8", "--device", "cpu"]  # fmt: skip
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(
+        target=lambda: lines.put(process.stderr.readline()), daemon=True
+    ).start()
+    try:
+        line = lines.get(timeout=60)  # printed just before the fit starts
+        assert line.startswith("Training on 120 embeddings"), line
+        time.sleep(1.0)  # well inside the epochs (a million take hours)
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=30)[1]
+    finally:
+        process.kill()
+    assert process.returncode == EXIT_INTERRUPTED
+    assert rest == "interrupted\n" and not model.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["decompose", "e.npz", "-o", "w.npz", "--vocabulary", "v.npz",
+         "--l1-penalty", "-1"],
+        ["explain", "w.npz", "--top-k", "-1"],
+        ["explain", "w.npz", "--top-k", "two"],
+        ["sae", "fit", "e.npz", "-o", "m.skops", "--lr", "0"],
+        ["sae", "fit", "e.npz", "-o", "m.skops", "--lr", "nan"],
+        ["sae", "fit", "e.npz", "-o", "m.skops", "--expansion-factor", "-2"],
+        ["sae", "fit", "e.npz", "-o", "m.skops", "--aux-k", "-1"],
+        ["sae", "fit", "e.npz", "-o", "m.skops", "--random-state", "-1"],
+        ["sae", "steer", "e.npz", "--model", "m.skops", "-o", "s.npz",
+         "--latent", "-1", "--value", "1"],
+        ["sae", "steer", "e.npz", "--model", "m.skops", "-o", "s.npz",
+         "--latent", "1", "--scale", "inf"],
+        ["vocabulary", "-o", "v.npz", "--similarity-threshold", "1.5"],
+        ["embed", "x.wav", "-o", "e.npz", "--batch-size", "0"],
+        ["demo", "--n-samples", "19"],
+        ["report", "e.npz", "--audio", "a/", "-o", "r", "--top-clips", "0"],
+        ["report", "e.npz", "--audio", "a/", "-o", "r", "--clip-seconds", "61"],
+    ],
+)  # fmt: skip
+def test_invalid_numeric_values_exit_2_with_usage(argv, capsys):
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("usage: sklearn-audioconcepts ") and "argument --" in err
+
+
+def test_every_numeric_option_has_a_range():
+    from sklearn_audioconcepts._cli_checks import Parser
+
+    with pytest.raises(TypeError, match="no range"):
+        Parser().add_argument("--new-option", type=int)
+    with pytest.raises(TypeError, match="declared"):
+        Parser().add_argument("--lr", type=int)
+
+
+def test_interrupted_table_write_leaves_no_file(tmp_path, embeddings_file, monkeypatch):
+    from sklearn_audioconcepts import _tables
+
+    def write_half_then_interrupt(path, *args, **kwargs):
+        Path(path).write_bytes(b"PK half a file")
+        raise KeyboardInterrupt
+
+    path, _ = embeddings_file
+    monkeypatch.setattr(_tables, "write_table", write_half_then_interrupt)
+    sae = TopKSparseAutoencoder(n_latents=24, k=4, max_epochs=1, random_state=0)
+    model = tmp_path / "sae.skops"
+    save_model(sae.fit(read_table(path)[1]), model)
+    out = tmp_path / "z.npz"
+    argv = ["sae", "transform", str(path), "--model", str(model), "-o", str(out)]
+    assert main(argv) == EXIT_INTERRUPTED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emb.npz", "sae.skops"]
