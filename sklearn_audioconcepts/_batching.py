@@ -105,9 +105,10 @@ def check_rows(embeddings, sources, failures, model_name):
     return embeddings
 
 
-def long_input_progress(iterable, *, total, progress, label, unit="window"):
+def long_input_progress(iterable, *, total, progress, source, unit="window"):
     """Progress over the pieces of one long input (a bar of its own)."""
-    return progress_bar(iterable, progress=progress, total=total, desc=label, unit=unit)
+    name = source.label if source.path is None else source.path.name
+    return progress_bar(iterable, progress=progress, total=total, desc=name, unit=unit)
 
 
 def windows_of(blocks, starts, length, *, label):
@@ -129,7 +130,7 @@ def windows_of(blocks, starts, length, *, label):
         keep_from = starts[next_window] if next_window < len(starts) else None
         if keep_from is None:
             return
-        drop = max(0, keep_from - buffer_start)
+        drop = min(len(buffer), max(0, keep_from - buffer_start))
         buffer, buffer_start = buffer[drop:], buffer_start + drop
     if next_window < len(starts):
         raise AudioInputError(

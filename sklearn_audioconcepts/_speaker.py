@@ -185,7 +185,7 @@ class SpeakerEmbedderBase(TransformerMixin, BaseEstimator):
                 segments,
                 total=n_segments,
                 progress=self.progress,
-                label=source.label,
+                source=source,
                 unit="segment",
             )
         ):

@@ -341,7 +341,7 @@ pairs, or ndarray of shape (n_clips, n_samples)
             starts = _clap.window_starts(n_samples)
         windows = windows_of(blocks, starts, _clap.CLIP_SAMPLES, label=source.label)
         for window in long_input_progress(
-            windows, total=len(starts), progress=self.progress, label=source.label
+            windows, total=len(starts), progress=self.progress, source=source
         ):
             yield window, 1.0
 
