@@ -20,7 +20,16 @@ _END = object()
 
 
 def embed_pieces(
-    sources, *, pieces, embed, dim, batch_size, failures, progress="auto", desc=None
+    sources,
+    *,
+    pieces,
+    embed,
+    dim,
+    batch_size,
+    failures,
+    max_batch_weight=np.inf,
+    progress="auto",
+    desc=None,
 ):
     """Sum of the embedded pieces of every input, with failed inputs as NaN rows.
 
@@ -39,6 +48,10 @@ def embed_pieces(
     batch_size : int
         Pieces per call of ``embed``.
     failures : FailureLog
+    max_batch_weight : float, default=inf
+        Call ``embed`` earlier once the queued pieces weigh this much (e.g.
+        so many windows or samples), so that a batch of long pieces stays
+        bounded in memory too.
     progress : bool or "auto", default="auto"
     desc : str or None, default=None
         Label of the progress bar over inputs.
@@ -53,11 +66,14 @@ def embed_pieces(
     sums = np.zeros((len(sources), dim), dtype=np.float64)
     weights = np.zeros(len(sources), dtype=np.float64)
     pending = []  # (input index, piece) not yet embedded
+    pending_weight = 0.0
     failed = set()
 
-    def flush(n_pieces):
-        batch = [item for item in pending[:n_pieces] if item[0] not in failed]
-        del pending[:n_pieces]
+    def flush():
+        nonlocal pending_weight
+        batch = [item for item in pending if item[0] not in failed]
+        pending.clear()
+        pending_weight = 0.0
         if batch:
             contributions = np.asarray(embed([piece for _, piece in batch]))
             np.add.at(sums, [index for index, _ in batch], contributions)
@@ -75,13 +91,14 @@ def embed_pieces(
                 break
             piece, weight = item
             pending.append((index, piece))
+            pending_weight += weight
             weights[index] += weight
-            if len(pending) >= batch_size:
-                flush(batch_size)
+            if len(pending) >= batch_size or pending_weight >= max_batch_weight:
+                flush()
         if iterator is None:
             failed.add(index)
     if pending:
-        flush(len(pending))
+        flush()
     sums[sorted(failed)] = np.nan
     return sums, weights
 

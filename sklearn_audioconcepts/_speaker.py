@@ -91,8 +91,10 @@ class SpeakerEmbedderBase(TransformerMixin, BaseEstimator):
             When a file path does not exist.
         AudioInputError
             When an input is empty, non-finite, silent, of unknown or
-            implausible sample rate, or unreadable (with ``on_error="raise"``;
-            with ``"nan"`` its row is NaN and it is listed in ``failed_``).
+            implausible sample rate, unreadable, refused by the model's own
+            preparation (no speech found, too short) or embedded as non-finite
+            values (with ``on_error="raise"``; with ``"nan"`` its row is NaN
+            and it is listed in ``failed_``, the other rows unchanged).
         """
         self._validate_params()
         sources = audio_sources(X, sample_rate=self.sample_rate)
@@ -105,6 +107,7 @@ class SpeakerEmbedderBase(TransformerMixin, BaseEstimator):
             dim=self._embedding_dim(model),
             batch_size=self.batch_size,
             failures=failures,
+            max_batch_weight=self._max_batch_weight(model),
             progress=self.progress,
             desc=type(self).__name__,
         )
@@ -150,6 +153,10 @@ class SpeakerEmbedderBase(TransformerMixin, BaseEstimator):
         state = self.__dict__.copy()
         state.pop("_model_cache", None)
         return state
+
+    def _max_batch_weight(self, model):
+        """Queued weight (see ``_prepare``) that starts a forward pass early."""
+        return np.inf
 
     # -- the per-input step ---------------------------------------------------
 

@@ -24,7 +24,8 @@ sample_rate : int or None, default=None
         ``(waveform, rate)`` pairs carry theirs.
     batch_size : int, default=32
         Inputs (or two-minute segments of long inputs) embedded per forward
-        pass. Results do not depend on it.
+        pass; a batch is cut short at two minutes of audio (TitaNet) or 256
+        windows of 1.6 s (Resemblyzer). Results do not depend on it.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where the model runs; ``"auto"`` picks CUDA when available.
     on_error : {"raise", "nan"}, default="raise"
@@ -95,8 +96,13 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
     unfitted. The model loads on first use, is kept for later calls, and is
     not pickled: a pickled embedder reloads it after unpickling.
 
-    Digitally silent inputs raise :class:`~sklearn_audioconcepts.audio.AudioInputError`
-    rather than returning an embedding of silence.
+    Digitally silent inputs, and inputs shorter than the featuriser needs
+    (two hops and one FFT window: 32 ms for TitaNet), raise
+    :class:`~sklearn_audioconcepts.audio.AudioInputError` (or fail their own
+    row under ``on_error="nan"``) rather than returning an undefined
+    embedding. An input longer than two minutes is read in two-minute
+    segments and its embedding is the segments' embeddings averaged,
+    weighted by length, so memory does not grow with its length.
 
     References
     ----------
@@ -188,6 +194,11 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
             )
         yield waveform, float(len(waveform))
 
+    def _max_batch_weight(self, model):
+        # Weights are samples: at most one long segment's worth per forward
+        # pass, so a batch of long inputs does not multiply the memory.
+        return self._segment_seconds * self._model_sample_rate(model)
+
     def _embed_pieces(self, model, waveforms):
         import torch
 
@@ -234,8 +245,13 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
     Embeddings are unit-norm and nonnegative (the encoder ends in a ReLU).
     The embedder is stateless; the model loads on first use and is not
     pickled. Digitally silent inputs, and inputs in which voice-activity
-    detection finds no speech, raise
-    :class:`~sklearn_audioconcepts.audio.AudioInputError`.
+    detection finds no speech (e.g. one sample, or quiet noise), raise
+    :class:`~sklearn_audioconcepts.audio.AudioInputError` (or fail their own
+    row under ``on_error="nan"``). An input longer than two minutes is read
+    in two-minute segments, each loudness-normalised and trimmed of pauses on
+    its own (``preprocess_wav`` works on a whole waveform), and the windows
+    of all its segments are averaged; segments without speech are skipped.
+    Memory then does not grow with the length of an input.
 
     References
     ----------
@@ -297,16 +313,22 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
         windows = np.stack(_resemblyzer_windows(resemblyzer, model, speech))
         yield windows, float(len(windows))
 
+    def _max_batch_weight(self, model):
+        return _RESEMBLYZER_WINDOWS_PER_PASS  # weights are windows
+
     def _embed_pieces(self, model, pieces):
         import torch
 
+        windows = np.concatenate(pieces)
         with torch.inference_mode():
-            window_embeddings = (
-                model(torch.from_numpy(np.concatenate(pieces)).to(model.device))
-                .cpu()
-                .double()
-                .numpy()
-            )
+            window_embeddings = np.concatenate(
+                [
+                    model(torch.from_numpy(chunk).to(model.device)).cpu().numpy()
+                    for chunk in np.array_split(
+                        windows, -(-len(windows) // _RESEMBLYZER_WINDOWS_PER_PASS)
+                    )
+                ]
+            ).astype(np.float64)
         # Each piece's windows summed: the clip's embedding is their mean, and
         # a long input's segments pool all their windows.
         ends = np.cumsum([len(piece) for piece in pieces])
@@ -314,6 +336,10 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
 
     def _finish(self, sums, weights):
         return sums / np.linalg.norm(sums, axis=1, keepdims=True)
+
+
+# Mel windows (1.6 s each) per forward pass: bounds the LSTM's activations.
+_RESEMBLYZER_WINDOWS_PER_PASS = 256
 
 
 def _resemblyzer_windows(resemblyzer, model, speech):
