@@ -6,11 +6,15 @@ file's length. This benchmark writes synthetic speech-like 16 kHz WAV files
 of ``--minutes`` minutes (16-bit, as recorders write them) to a temporary
 folder and, for each model and length, starts a fresh Python process that
 
-1. loads the embedder and embeds a 10 s clip: its peak resident memory
-   (``ru_maxrss``) is the **baseline**;
+1. loads the embedder, embeds a 10 s clip once to warm up, then again: the
+   peak resident memory of that call is the **baseline**;
 2. embeds a full batch of 10 s clips (``batch_size`` of them): the
    **batch baseline**, the memory a forward pass of a full batch needs;
 3. embeds the long file: the **peak**.
+
+Each figure is the peak resident set (``VmHWM``) of that call alone, reset
+between calls through ``/proc/self/clear_refs`` on Linux (elsewhere the
+process's running peak, ``ru_maxrss``).
 
 It reports ``peak - baseline`` and ``peak - batch baseline`` (MB) and the
 time taken. The target is a peak within ~300 MB of the baseline whatever
@@ -27,6 +31,7 @@ minutes, Resemblyzer only; about a minute, mostly two Python start-ups).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -89,7 +94,21 @@ def _tiny_clap_paths(directory):
     return module.build_tiny_clap(directory)
 
 
+def _reset_peak():
+    """Start a new peak: Linux resets VmHWM when 5 is written to clear_refs."""
+    # Elsewhere the peak stays the process's running peak.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def _peak_mb():
+    """Peak resident memory (MB) since the last ``_reset_peak``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     # Linux reports ru_maxrss in KiB.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -108,10 +127,14 @@ def measure(spec):
         from sklearn_audioconcepts.speaker import ResemblyzerEmbedder
 
         embedder = ResemblyzerEmbedder(device="cpu", progress=False)
+    embedder.transform([spec["clip"]])  # loads the model, warms caches up
+    _reset_peak()
     embedder.transform([spec["clip"]])
     baseline = _peak_mb()
+    _reset_peak()
     embedder.transform([spec["clip"]] * embedder.batch_size)
     batch_baseline = _peak_mb()
+    _reset_peak()
     start = time.perf_counter()
     embedding = embedder.transform([spec["long"]])
     seconds = time.perf_counter() - start

@@ -29,7 +29,8 @@ def test_quick_run_measures_every_length(quick_run):
     assert set(report["results"]) == {"resemblyzer_1min", "resemblyzer_3min"}
     for row in report["results"].values():
         assert row["finite"] and row["seconds"] > 0
-        assert 0 < row["baseline_mb"] <= row["batch_baseline_mb"] <= row["peak_mb"]
+        assert 0 < row["baseline_mb"] <= row["batch_baseline_mb"]
+        assert row["peak_mb"] > 0
         assert math.isfinite(row["extra_mb"]) and row["file_mb"] > 0
     assert "+ vs 10 s" in report["table"]
 
