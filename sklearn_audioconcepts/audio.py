@@ -182,9 +182,7 @@ class AudioSource:
             check_waveform(waveform, sample_rate=None, name=self.label)  # says how
         _check_rate(self.sample_rate, name=self.label)
         if waveform.shape[-1] == 0:
-            raise AudioInputError(
-                f"{self.label} is empty (0 samples); there is nothing to embed."
-            )
+            raise AudioInputError(_empty_message(self.label))
         return waveform.shape[-1], int(self.sample_rate)
 
     def _input_blocks(self, block_frames, max_frames):
@@ -331,9 +329,7 @@ def check_waveform(waveform, *, sample_rate, name="waveform"):
     _check_rate(sample_rate, name=name)
     waveform = np.asarray(waveform)
     if waveform.size == 0 or waveform.shape[-1] == 0:
-        raise AudioInputError(
-            f"{name} is empty (0 samples); there is nothing to embed."
-        )
+        raise AudioInputError(_empty_message(name))
     _check_finite(waveform, name)
     peak = float(np.abs(waveform).max())
     if peak > _SUSPICIOUS_PEAK:
@@ -574,6 +570,10 @@ def _checked_path(path):
     return path, label
 
 
+def _empty_message(name):
+    return f"{name} is empty (0 samples); there is nothing to embed."
+
+
 def _decode_error(label, exc):
     return AudioInputError(
         f"Could not decode {label}: {str(exc).rstrip('.')}. The file is "
@@ -607,7 +607,7 @@ def _file_frames_and_rate(path):
     if info.format not in _EXACT_LENGTH_FORMATS:
         frames = sum(len(block) for block in _file_blocks(path, 1 << 20, None))
     if frames <= 0:
-        raise AudioInputError(f"{label} is empty (0 samples): nothing to embed.")
+        raise AudioInputError(_empty_message(label))
     return int(frames), rate
 
 
@@ -646,7 +646,7 @@ def _file_blocks(path, block_frames, max_frames):
             yield block
             start += len(data)
         if start == 0:
-            raise AudioInputError(f"{label} is empty (0 samples): nothing to embed.")
+            raise AudioInputError(_empty_message(label))
 
 
 def _check_finite(waveform, name, offset=0):
