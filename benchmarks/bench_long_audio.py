@@ -127,6 +127,8 @@ def measure(spec):
         from sklearn_audioconcepts.speaker import ResemblyzerEmbedder
 
         embedder = ResemblyzerEmbedder(device="cpu", progress=False)
+    if spec["batch_size"]:
+        embedder.set_params(batch_size=spec["batch_size"])
     embedder.transform([spec["clip"]])  # loads the model, warms caches up
     _reset_peak()
     embedder.transform([spec["clip"]])
@@ -159,7 +161,7 @@ def _run(args, workdir):
     import sklearn_audioconcepts
 
     clip = write_long_wav(workdir / "clip10s.wav", 10)
-    spec = {"clip": str(clip), "threads": args.threads}
+    spec = {"clip": str(clip), "threads": args.threads, "batch_size": args.batch_size}
     if "clap" in args.models:
         spec["clap_paths"] = _tiny_clap_paths(workdir / "clap")
     results = {}
@@ -187,7 +189,11 @@ def _run(args, workdir):
             }
         path.unlink()
     return {
-        "settings": {"minutes": args.minutes, "models": args.models},
+        "settings": {
+            "minutes": args.minutes,
+            "models": args.models,
+            "batch_size": args.batch_size or "default",
+        },
         "package": str(Path(sklearn_audioconcepts.__file__).parent),
         "machine": {
             "platform": platform.platform(),
@@ -225,6 +231,9 @@ def main(argv=None):
         default=["resemblyzer", "clap"],
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=0, help="0: torch default")
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="0: each embedder's default"
+    )
     parser.add_argument("--json", help="also write the report to this file")
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 1 and 3 min, Resemblyzer"
