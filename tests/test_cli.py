@@ -451,17 +451,6 @@ def test_embed_skips_unreadable_files_when_asked(tmp_path, speech_folder, capsys
     assert list(failures["id"]) == ["broken.wav"] and failures["error"].notna().all()
 
 
-def test_embed_titanet_missing_checkpoint_is_explained(tmp_path, tone_folder, capsys):
-    missing = tmp_path / "titanet-l.nemo"
-    argv = ["embed", str(tone_folder), "-o", str(tmp_path / "e.npz"), "--model",
-            "titanet", "--checkpoint", str(missing), "--device", "cpu"]  # fmt: skip
-    assert main(argv) == EXIT_FAILURE
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("error:")
-    # Without NeMo the message says how to install it; with it, which file.
-    assert (str(missing) if _has("nemo") else "sklearn-audioconcepts[speaker]") in last
-
-
 @needs_speech
 def test_embed_skips_audio_without_speech_when_asked(tmp_path, speech_folder, capsys):
     """A one-sample file and quiet noise fail their own rows, not the run."""
@@ -482,3 +471,15 @@ def test_embed_skips_audio_without_speech_when_asked(tmp_path, speech_folder, ca
     failures = pd.read_csv(tmp_path / "e.failed.csv")
     assert sorted(failures["id"]) == ["one_sample.wav", "quiet.wav"]
     assert failures["message"].str.contains("no speech").all()
+
+
+def test_embed_titanet_missing_checkpoint_is_explained(tmp_path, tone_folder, capsys):
+    missing = tmp_path / "titanet-l.nemo"
+    argv = ["embed", str(tone_folder), "-o", str(tmp_path / "e.npz"), "--model",
+            "titanet", "--checkpoint", str(missing), "--device", "cpu"]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error:")
+    # Without NeMo the message says how to install it; with it, which file.
+    assert (str(missing) if _has("nemo") else "sklearn-audioconcepts[speaker]") in last
+
