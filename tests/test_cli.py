@@ -482,4 +482,3 @@ def test_embed_titanet_missing_checkpoint_is_explained(tmp_path, tone_folder, ca
     assert last.startswith("error:")
     # Without NeMo the message says how to install it; with it, which file.
     assert (str(missing) if _has("nemo") else "sklearn-audioconcepts[speaker]") in last
-
