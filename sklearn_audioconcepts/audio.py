@@ -77,8 +77,18 @@ class AudioSource:
     sample_rate: int | None = None
     label: str = "audio"
 
-    def load(self, target_sample_rate, *, mono=True):
+    def load(self, target_sample_rate, *, mono=True, max_duration=None):
         """The checked waveform at ``target_sample_rate``.
+
+        Parameters
+        ----------
+        target_sample_rate : int or None
+            Rate of the returned waveform; ``None`` keeps the input's own.
+        mono : bool, default=True
+            Downmix to (n_samples,); otherwise (n_channels, n_samples).
+        max_duration : float or None, default=None
+            Keep only the first ``max_duration`` seconds (files are read no
+            further); ``None`` keeps everything.
 
         Returns
         -------
@@ -87,7 +97,10 @@ class AudioSource:
         """
         if self.path is not None:
             waveform, _ = load_audio(
-                self.path, target_sample_rate=target_sample_rate, mono=mono
+                self.path,
+                target_sample_rate=target_sample_rate,
+                mono=mono,
+                max_duration=max_duration,
             )
             return waveform
         waveform = _as_float_waveform(self.waveform, self.label)
@@ -96,12 +109,96 @@ class AudioSource:
         else:
             waveform = _channels_first(np.atleast_2d(waveform))
         check_waveform(waveform, sample_rate=self.sample_rate, name=self.label)
+        waveform = waveform[..., : _frame_cap(max_duration, self.sample_rate)]
         if target_sample_rate is None:
             return waveform
         return resample(waveform, self.sample_rate, target_sample_rate)
 
+    def n_samples(self, target_sample_rate=None, *, max_duration=None):
+        """Length of the (resampled, capped) waveform, read from the header only.
 
-def load_audio(path, *, target_sample_rate=None, mono=True):
+        Files are not decoded (except compressed formats whose headers give
+        no exact length, which are decoded block by block and counted), so
+        the length of an hour-long file costs nothing.
+
+        Parameters
+        ----------
+        target_sample_rate : int or None, default=None
+            Count samples at this rate; ``None`` at the input's own.
+        max_duration : float or None, default=None
+            Count only the first ``max_duration`` seconds.
+
+        Returns
+        -------
+        n_samples : int
+            ``len(self.load(target_sample_rate, max_duration=max_duration))``.
+        """
+        n_frames, rate = self._n_frames_and_rate()
+        n_frames = min(n_frames, _frame_cap(max_duration, rate) or n_frames)
+        if target_sample_rate is None:
+            return n_frames
+        target = _check_rate(target_sample_rate)
+        return -(-n_frames * target // rate)
+
+    def stream(self, target_sample_rate, *, block_seconds=30.0, max_duration=None):
+        """Yield the mono waveform at ``target_sample_rate`` in consecutive blocks.
+
+        Memory stays bounded by a few blocks whatever the input's length:
+        files are read ``block_seconds`` at a time and resampled block by
+        block with enough context on each side that the blocks, put end to
+        end, equal the whole input resampled at once (polyphase filtering is
+        local). Every block is checked as :meth:`load` checks a waveform.
+
+        Parameters
+        ----------
+        target_sample_rate : int or None
+            Rate of the blocks; ``None`` keeps the input's own.
+        block_seconds : float, default=30.0
+            Length of a block, in seconds of input.
+        max_duration : float or None, default=None
+            Stop after the first ``max_duration`` seconds.
+
+        Yields
+        ------
+        block : ndarray of float32 of shape (n,)
+            The next samples; the last block may be shorter.
+        """
+        _, rate = self._n_frames_and_rate()
+        target = rate if target_sample_rate is None else _check_rate(target_sample_rate)
+        block_frames = max(1, int(block_seconds * rate))
+        blocks = self._input_blocks(block_frames, _frame_cap(max_duration, rate))
+        yield from _resampled_blocks(blocks, rate, target, block_frames)
+
+    # -- block reading -----------------------------------------------------------
+
+    def _n_frames_and_rate(self):
+        if self.path is not None:
+            return _file_frames_and_rate(self.path)
+        waveform = np.asarray(self.waveform)
+        if waveform.ndim == 2:
+            waveform = _channels_first(waveform)
+        # The samples themselves are checked block by block as they are read.
+        if self.sample_rate is None:
+            check_waveform(waveform, sample_rate=None, name=self.label)  # says how
+        _check_rate(self.sample_rate, name=self.label)
+        if waveform.shape[-1] == 0:
+            raise AudioInputError(_empty_message(self.label))
+        return waveform.shape[-1], int(self.sample_rate)
+
+    def _input_blocks(self, block_frames, max_frames):
+        """Checked mono float32 blocks at the input's own rate."""
+        if self.path is None:
+            waveform = to_mono(_as_float_waveform(self.waveform, self.label))
+            waveform = waveform[:max_frames]
+            for start in range(0, len(waveform), block_frames):
+                block = waveform[start : start + block_frames]
+                _check_finite(block, self.label, offset=start)
+                yield block
+            return
+        yield from _file_blocks(self.path, block_frames, max_frames)
+
+
+def load_audio(path, *, target_sample_rate=None, mono=True, max_duration=None):
     """Read an audio file as float32 samples in [-1, 1].
 
     Parameters
@@ -113,6 +210,8 @@ def load_audio(path, *, target_sample_rate=None, mono=True):
         Resample to this rate; ``None`` keeps the file's rate.
     mono : bool, default=True
         Average the channels into one.
+    max_duration : float or None, default=None
+        Read only the first ``max_duration`` seconds; ``None`` reads all.
 
     Returns
     -------
@@ -131,28 +230,16 @@ def load_audio(path, *, target_sample_rate=None, mono=True):
     """
     import soundfile
 
-    path = Path(os.fspath(path))
-    label = f"audio file '{path}'"
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"'{path}' is a folder, not an audio file; list the files in it, e.g. "
-            "sorted(Path(folder).glob('*.wav'))."
-        )
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Audio file not found: '{path}'. Check the path (relative paths are "
-            f"resolved from {Path.cwd()})."
-        )
-    if path.stat().st_size == 0:
-        raise AudioInputError(f"Could not decode {label}: the file is empty (0 bytes).")
+    path, label = _checked_path(path)
+    frames = -1
+    if max_duration is not None:
+        frames = _frame_cap(max_duration, _file_frames_and_rate(path)[1])
     try:
-        data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
+        data, sample_rate = soundfile.read(
+            path, frames=frames, dtype="float32", always_2d=True
+        )
     except (RuntimeError, soundfile.SoundFileError, TypeError) as exc:
-        raise AudioInputError(
-            f"Could not decode {label}: {str(exc).rstrip('.')}. The file is "
-            "truncated, corrupt, or in a format libsndfile does not read; convert "
-            "it to WAV or FLAC (e.g. `ffmpeg -i in.m4a out.wav`)."
-        ) from None
+        raise _decode_error(label, exc) from None
     missing = _truncated_riff_bytes(path)
     if missing:
         warnings.warn(
@@ -242,16 +329,8 @@ def check_waveform(waveform, *, sample_rate, name="waveform"):
     _check_rate(sample_rate, name=name)
     waveform = np.asarray(waveform)
     if waveform.size == 0 or waveform.shape[-1] == 0:
-        raise AudioInputError(
-            f"{name} is empty (0 samples); there is nothing to embed."
-        )
-    finite = np.isfinite(waveform)
-    if not finite.all():
-        raise AudioInputError(
-            f"{name} contains {int((~finite).sum())} NaN or infinite sample(s) "
-            f"(first at index {int(np.flatnonzero(~finite.ravel())[0])}); clean or "
-            "re-decode the audio."
-        )
+        raise AudioInputError(_empty_message(name))
+    _check_finite(waveform, name)
     peak = float(np.abs(waveform).max())
     if peak > _SUSPICIOUS_PEAK:
         warnings.warn(
@@ -331,7 +410,7 @@ def iter_waveforms(X, *, sample_rate=None, target_sample_rate, mono=True):
         yield source.load(target_sample_rate, mono=mono)
 
 
-def find_unusable_audio(X, *, sample_rate=None, target_sample_rate=None):
+def find_unusable_audio(X, *, embedder=None, sample_rate=None, target_sample_rate=None):
     """List the inputs that cannot be read or fail the checks, without embedding.
 
     A pre-flight pass for large corpora: decode every input once and report
@@ -339,13 +418,26 @@ def find_unusable_audio(X, *, sample_rate=None, target_sample_rate=None):
     before fitting (an embedder never drops rows itself, which would
     misalign them with ``y``).
 
+    With ``embedder``, each input goes through exactly the per-input step
+    that embedder runs before its model (reading, resampling, its own checks
+    such as silence or voice-activity detection for the speaker embedders),
+    so the inputs listed are those its ``transform`` would fail on; no
+    forward pass of the model is run.
+
     Parameters
     ----------
     X : see :func:`audio_sources`
+    embedder : estimator or None, default=None
+        A :class:`~sklearn_audioconcepts.CLAPEmbedder`,
+        :class:`~sklearn_audioconcepts.speaker.ResemblyzerEmbedder` or
+        :class:`~sklearn_audioconcepts.speaker.TitaNetEmbedder` (any object
+        with a ``_check_input(source)`` method); its ``sample_rate`` applies
+        when ``sample_rate`` is None and ``target_sample_rate`` is ignored.
+        None checks only that each input reads and passes the generic checks.
     sample_rate : int or None, default=None
         Rate of raw waveforms given without their own.
     target_sample_rate : int or None, default=None
-        Also resample to this rate, as the embedder would (catches rates that
+        Without ``embedder``: also resample to this rate (catches rates that
         cannot be converted); None skips resampling.
 
     Returns
@@ -366,8 +458,17 @@ def find_unusable_audio(X, *, sample_rate=None, target_sample_rate=None):
     1      2  FileNotFoundError
     """
     failures = FailureLog()
+    if embedder is not None:
+        if sample_rate is None:
+            sample_rate = getattr(embedder, "sample_rate", None)
+        check = embedder._check_input
+    else:
+
+        def check(source):
+            source.load(target_sample_rate)
+
     for index, source in enumerate(audio_sources(X, sample_rate=sample_rate)):
-        failures.attempt(index, source, lambda s=source: s.load(target_sample_rate))
+        failures.attempt(index, source, lambda s=source: check(s))
     return failures.to_frame()
 
 
@@ -388,26 +489,32 @@ class FailureLog:
         try:
             return load()
         except _INPUT_ERRORS as exc:
-            if self.on_error == "raise":
-                raise
-            self.records.append(
-                {
-                    "index": index,
-                    "input": source.label,
-                    "error": type(exc).__name__,
-                    "message": str(exc),
-                }
-            )
+            self.fail(index, source, exc)
             return None
+
+    def fail(self, index, source, exc):
+        """Raise ``exc`` (``on_error="raise"``) or record it against one input."""
+        if self.on_error == "raise":
+            raise exc
+        self.records.append(
+            {
+                "index": index,
+                "input": source.label,
+                "error": type(exc).__name__,
+                "message": str(exc),
+            }
+        )
 
     @property
     def failed_indices(self):
         return [record["index"] for record in self.records]
 
     def to_frame(self):
-        return pd.DataFrame(self.records, columns=_FAILURE_COLUMNS).astype(
+        frame = pd.DataFrame(self.records, columns=_FAILURE_COLUMNS).astype(
             {"index": int}
         )
+        # Failures found after the forward pass come last: list in input order.
+        return frame.sort_values("index", kind="stable", ignore_index=True)
 
     def warn(self, name):
         """One warning for all failures of a transform, naming the first few."""
@@ -442,6 +549,154 @@ def _check_rate(sample_rate, name="sample rate"):
             "were not swapped."
         )
     return int(sample_rate)
+
+
+def _checked_path(path):
+    """``path`` as a Path and its label, after the checks that need no decoding."""
+    path = Path(os.fspath(path))
+    label = f"audio file '{path}'"
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"'{path}' is a folder, not an audio file; list the files in it, e.g. "
+            "sorted(Path(folder).glob('*.wav'))."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Audio file not found: '{path}'. Check the path (relative paths are "
+            f"resolved from {Path.cwd()})."
+        )
+    if path.stat().st_size == 0:
+        raise AudioInputError(f"Could not decode {label}: the file is empty (0 bytes).")
+    return path, label
+
+
+def _empty_message(name):
+    return f"{name} is empty (0 samples); there is nothing to embed."
+
+
+def _decode_error(label, exc):
+    return AudioInputError(
+        f"Could not decode {label}: {str(exc).rstrip('.')}. The file is "
+        "truncated, corrupt, or in a format libsndfile does not read; convert "
+        "it to WAV or FLAC (e.g. `ffmpeg -i in.m4a out.wav`)."
+    )
+
+
+def _frame_cap(max_duration, sample_rate):
+    """Frames in the first ``max_duration`` seconds (None: no cap)."""
+    if max_duration is None:
+        return None
+    return max(1, int(round(max_duration * sample_rate)))
+
+
+# Formats whose header gives the exact number of frames; for the others
+# (MP3, OGG/Vorbis, Opus) the frames are counted by decoding.
+_EXACT_LENGTH_FORMATS = {"WAV", "WAVEX", "RF64", "W64", "FLAC", "AIFF", "AU", "CAF"}
+
+
+def _file_frames_and_rate(path):
+    import soundfile
+
+    path, label = _checked_path(path)
+    try:
+        info = soundfile.info(path)
+    except (RuntimeError, soundfile.SoundFileError, TypeError) as exc:
+        raise _decode_error(label, exc) from None
+    rate = _check_rate(info.samplerate, name=label)
+    frames = info.frames
+    if info.format not in _EXACT_LENGTH_FORMATS:
+        frames = sum(len(block) for block in _file_blocks(path, 1 << 20, None))
+    if frames <= 0:
+        raise AudioInputError(_empty_message(label))
+    return int(frames), rate
+
+
+def _file_blocks(path, block_frames, max_frames):
+    """Checked mono float32 blocks of a file, read one at a time."""
+    import soundfile
+
+    path, label = _checked_path(path)
+    try:
+        handle = soundfile.SoundFile(path)
+    except (RuntimeError, soundfile.SoundFileError, TypeError) as exc:
+        raise _decode_error(label, exc) from None
+    with handle:
+        _check_rate(handle.samplerate, name=label)
+        if _truncated_riff_bytes(path):
+            warnings.warn(
+                f"{label} is truncated: its header declares "
+                f"{_truncated_riff_bytes(path)} more bytes than the file holds; only "
+                "the frames present are read.",
+                UserWarning,
+                stacklevel=3,
+            )
+        start = 0
+        while max_frames is None or start < max_frames:
+            n = block_frames
+            if max_frames is not None:
+                n = min(n, max_frames - start)
+            try:
+                data = handle.read(n, dtype="float32", always_2d=True)
+            except (RuntimeError, soundfile.SoundFileError) as exc:
+                raise _decode_error(label, exc) from None
+            if len(data) == 0:
+                break
+            block = data.mean(axis=1)
+            _check_finite(block, label, offset=start)
+            yield block
+            start += len(data)
+        if start == 0:
+            raise AudioInputError(_empty_message(label))
+
+
+def _check_finite(waveform, name, offset=0):
+    finite = np.isfinite(waveform)
+    if not finite.all():
+        raise AudioInputError(
+            f"{name} contains {int((~finite).sum())} NaN or infinite sample(s) "
+            f"(first at index {offset + int(np.flatnonzero(~finite.ravel())[0])}); "
+            "clean or re-decode the audio."
+        )
+
+
+def _resampled_blocks(blocks, orig, target, block_frames):
+    """Resample a stream of blocks; the output, end to end, is ``resample`` of all.
+
+    resample_poly's output sample m depends only on the inputs within its
+    filter's half-length (10 * max(up, down) upsampled samples) of input
+    position m * down / up. Each segment is resampled with that much context
+    on both sides and starts on a multiple of ``down``, where output positions
+    are whole numbers, so its interior equals the whole-signal result. Rates
+    whose ratio the whole-signal path resamples by FFT are filtered the same
+    polyphase way here (an FFT over the whole input is what must be avoided).
+    """
+    if orig == target:
+        yield from blocks
+        return
+    from scipy import signal
+
+    divisor = gcd(orig, target)
+    up, down = target // divisor, orig // divisor
+    context = down * -(-(10 * max(up, down) // up + 2) // down)
+    step = down * max(1, block_frames // down)
+    buffer, buffer_start, position = np.empty(0, np.float32), 0, 0
+
+    def resampled(stop):
+        start = max(0, position - context)
+        segment = buffer[start - buffer_start : stop - buffer_start]
+        out = signal.resample_poly(segment, up, down).astype(np.float32, copy=False)
+        return out[(position - start) * up // down :]
+
+    for block in blocks:
+        buffer = np.concatenate([buffer, block])
+        while buffer_start + len(buffer) >= position + step + context:
+            yield resampled(position + step + context)[: step * up // down]
+            position += step
+            drop = max(0, position - context) - buffer_start
+            buffer, buffer_start = buffer[drop:], buffer_start + drop
+    n_in = buffer_start + len(buffer)
+    if position < n_in:
+        yield resampled(n_in)[: -(-n_in * up // down) - position * up // down]
 
 
 def _truncated_riff_bytes(path):

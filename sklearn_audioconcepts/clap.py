@@ -1,7 +1,7 @@
 """LAION-CLAP audio and text embeddings as a scikit-learn transformer."""
 
 import os
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -9,13 +9,18 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _clap
+from ._batching import check_rows, embed_pieces, long_input_progress, windows_of
 from ._device import resolve_device
-from ._progress import progress_bar
 from .audio import FailureLog, audio_sources
 
 __all__ = ["CLAPEmbedder"]
 
 _TEXT_BATCH_SIZE = 128
+# Inputs longer than this are read and resampled in blocks of _BLOCK_SECONDS
+# and their windows embedded as they are read (memory does not grow with the
+# length); shorter ones are read whole.
+_STREAM_SECONDS = 60.0
+_BLOCK_SECONDS = 30.0
 
 
 class CLAPEmbedder(TransformerMixin, BaseEstimator):
@@ -57,7 +62,14 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         covering the clip and averages them (then re-normalises); ``"crop"``
         keeps the first 10 s; ``"fusion"`` uses laion-clap's feature fusion
         (needs ``enable_fusion=True``; its chunks are drawn at random, made
-        reproducible by ``random_state``).
+        reproducible by ``random_state``). With ``"mean"`` and ``"crop"``,
+        files longer than a minute are read block by block and their windows
+        embedded as they are read, so memory does not grow with the length of
+        a file; ``"fusion"`` reads the whole clip (cap it with
+        ``max_duration``).
+    max_duration : float or None, default=None
+        Embed only the first ``max_duration`` seconds of each clip (longer
+        files are read no further); ``None`` embeds everything.
     sample_rate : int or None, default=None
         Sample rate of raw waveforms given without one (a list of 1-D arrays
         or a 2-D array). Files and ``(waveform, sample_rate)`` pairs carry
@@ -68,14 +80,16 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         10 s windows embedded per forward pass. Results do not depend on it.
     on_error : {"raise", "nan"}, default="raise"
         What a clip that cannot be read or used (missing, corrupt, empty,
-        NaN, bad sample rate) does: ``"raise"`` stops with an error naming
-        it; ``"nan"`` makes its row NaN, warns once, and lists it in
-        ``failed_``, so the output keeps one row per clip (rows never shift
-        against labels). Drop such rows, and their labels, before fitting:
-        :func:`~sklearn_audioconcepts.audio.find_unusable_audio` finds them
+        NaN, bad sample rate, or a non-finite embedding) does: ``"raise"``
+        stops with an error naming it; ``"nan"`` makes its row NaN, warns
+        once, and lists it in ``failed_``, so the output keeps one row per
+        clip (rows never shift against labels). Drop such rows, and their
+        labels, before fitting: ``find_unusable_audio(X, embedder=self)``
+        (:func:`~sklearn_audioconcepts.audio.find_unusable_audio`) finds them
         without embedding.
     progress : bool or "auto", default="auto"
-        Progress bar over clips; ``"auto"`` shows it on terminals.
+        Progress bar over clips, and for a file longer than a minute one over
+        its 10 s windows; ``"auto"`` shows them on terminals only.
     random_state : int, RandomState instance or None, default=None
         Seeds the random chunks of ``long_clips="fusion"``; unused otherwise
         (every other path is deterministic).
@@ -125,6 +139,7 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         "audio_model": [str, os.PathLike],
         "text_model": [str, os.PathLike, None],
         "long_clips": [StrOptions({"mean", "crop", "fusion"})],
+        "max_duration": [Interval(Real, 0, None, closed="neither"), None],
         "sample_rate": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -141,6 +156,7 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         audio_model="HTSAT-tiny",
         text_model=None,
         long_clips="mean",
+        max_duration=None,
         sample_rate=None,
         device="auto",
         batch_size=16,
@@ -153,6 +169,7 @@ class CLAPEmbedder(TransformerMixin, BaseEstimator):
         self.audio_model = audio_model
         self.text_model = text_model
         self.long_clips = long_clips
+        self.max_duration = max_duration
         self.sample_rate = sample_rate
         self.device = device
         self.batch_size = batch_size
@@ -200,38 +217,30 @@ pairs, or ndarray of shape (n_clips, n_samples)
         self._check_long_clips()
         sources = audio_sources(X, sample_rate=self.sample_rate)
         module = self._clap_module()
-        sums = np.zeros((len(sources), _clap.EMBEDDING_DIM), dtype=np.float64)
         rng = None
         if self.long_clips == "fusion" and self.random_state is not None:
             rng = [check_random_state(self.random_state)]
-        pending = []  # (clip index, 10 s window) not yet embedded
 
-        def flush(n_windows):
-            owners = [owner for owner, _ in pending[:n_windows]]
+        def embed(windows):
             with _clap.numpy_global_rng(rng):
-                embedded = _clap.audio_embeddings(
-                    module, [window for _, window in pending[:n_windows]]
-                )
-            np.add.at(sums, owners, embedded)
-            del pending[:n_windows]
+                return _clap.audio_embeddings(module, windows)
 
         failures = FailureLog(self.on_error)
-        for index, source in enumerate(
-            progress_bar(sources, progress=self.progress, desc="CLAP", unit="clip")
-        ):
-            waveform = failures.attempt(
-                index, source, lambda s=source: s.load(_clap.SAMPLE_RATE, mono=True)
-            )
-            if waveform is None:
-                continue
-            pending.extend((index, window) for window in self._windows(waveform))
-            while len(pending) >= self.batch_size:
-                flush(self.batch_size)
-        if pending:
-            flush(len(pending))
+        sums, _ = embed_pieces(
+            sources,
+            pieces=self._pieces,
+            embed=embed,
+            dim=_clap.EMBEDDING_DIM,
+            batch_size=self.batch_size,
+            failures=failures,
+            progress=self.progress,
+            desc="CLAP",
+        )
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        embeddings = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
-        embeddings[failures.failed_indices] = np.nan
+        embeddings = np.divide(
+            sums, norms, out=np.zeros_like(sums), where=~(norms == 0)
+        )
+        check_rows(embeddings, sources, failures, "CLAP")
         self.failed_ = failures.to_frame()
         failures.warn(type(self).__name__)
         return embeddings.astype(np.float32)
@@ -304,6 +313,37 @@ pairs, or ndarray of shape (n_clips, n_samples)
                 "enable_fusion=True and a fusion checkpoint; use 'mean' or 'crop' "
                 "otherwise."
             )
+
+    def _check_input(self, source):
+        """Run the per-clip step of :meth:`transform` (no model) on one input."""
+        self._validate_params()
+        self._check_long_clips()
+        for _ in self._pieces(source):
+            pass
+
+    def _pieces(self, source):
+        """Read one clip and yield its 10 s windows (each with weight 1).
+
+        Everything that can fail because of this clip happens here, under the
+        failure log; a long file is read block by block as its windows are
+        consumed.
+        """
+        rate, cap = _clap.SAMPLE_RATE, self.max_duration
+        n_samples = source.n_samples(rate, max_duration=cap)
+        if self.long_clips == "fusion" or n_samples <= _STREAM_SECONDS * rate:
+            waveform = source.load(rate, mono=True, max_duration=cap)
+            for window in self._windows(waveform):
+                yield window, 1.0
+            return
+        blocks = source.stream(rate, block_seconds=_BLOCK_SECONDS, max_duration=cap)
+        starts = [0]
+        if self.long_clips == "mean":
+            starts = _clap.window_starts(n_samples)
+        windows = windows_of(blocks, starts, _clap.CLIP_SAMPLES, label=source.label)
+        for window in long_input_progress(
+            windows, total=len(starts), progress=self.progress, source=source
+        ):
+            yield window, 1.0
 
     def _windows(self, waveform):
         """The pieces of one clip that laion-clap embeds (each at most 10 s)."""

@@ -23,19 +23,27 @@ sample_rate : int or None, default=None
         Rate of raw waveforms passed without their own; file inputs and
         ``(waveform, rate)`` pairs carry theirs.
     batch_size : int, default=32
-        Inputs embedded per forward pass.
+        Inputs (or two-minute segments of long inputs) embedded per forward
+        pass; a batch is cut short at two minutes of audio (TitaNet) or 256
+        windows of 1.6 s (Resemblyzer). Results do not depend on it.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where the model runs; ``"auto"`` picks CUDA when available.
     on_error : {"raise", "nan"}, default="raise"
         What an input that cannot be read or used (missing, corrupt, empty,
-        silent, NaN, bad sample rate) does: ``"raise"`` stops with an error
-        naming it; ``"nan"`` makes its row NaN, warns once, and lists it in
-        ``failed_``, so the output keeps one row per input (rows never shift
-        against labels). Drop such rows, and their labels, before fitting:
-        :func:`~sklearn_audioconcepts.audio.find_unusable_audio` finds them
-        without embedding.
+        silent, NaN, bad sample rate, too short or without speech for the
+        model, or a non-finite embedding) does: ``"raise"`` stops with an
+        error naming it; ``"nan"`` makes its row NaN, warns once, and lists
+        it in ``failed_``, so the output keeps one row per input (rows never
+        shift against labels). Drop such rows, and their labels, before
+        fitting: ``find_unusable_audio(X, embedder=self)``
+        (:func:`~sklearn_audioconcepts.audio.find_unusable_audio`) finds them
+        with this embedder's own per-input checks, without embedding.
+    max_duration : float or None, default=None
+        Embed only the first ``max_duration`` seconds of each input (longer
+        files are read no further); ``None`` embeds everything.
     progress : bool or "auto", default="auto"
-        Show a progress bar over batches; ``"auto"`` shows it on terminals.
+        Progress bar over inputs, and for an input longer than two minutes
+        one over its segments; ``"auto"`` shows them on terminals only.
     random_state : int, RandomState instance or None, default=None
         Unused: inference is deterministic. Accepted so that every estimator
         of the package takes the same arguments.
@@ -88,8 +96,13 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
     unfitted. The model loads on first use, is kept for later calls, and is
     not pickled: a pickled embedder reloads it after unpickling.
 
-    Digitally silent inputs raise :class:`~sklearn_audioconcepts.audio.AudioInputError`
-    rather than returning an embedding of silence.
+    Digitally silent inputs, and inputs shorter than the featuriser needs
+    (two hops and one FFT window: 32 ms for TitaNet), raise
+    :class:`~sklearn_audioconcepts.audio.AudioInputError` (or fail their own
+    row under ``on_error="nan"``) rather than returning an undefined
+    embedding. An input longer than two minutes is read in two-minute
+    segments and its embedding is the segments' embeddings averaged,
+    weighted by length, so memory does not grow with its length.
 
     References
     ----------
@@ -125,6 +138,7 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         batch_size=32,
         device="auto",
         on_error="raise",
+        max_duration=None,
         progress="auto",
         random_state=None,
     ):
@@ -134,6 +148,7 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         self.batch_size = batch_size
         self.device = device
         self.on_error = on_error
+        self.max_duration = max_duration
         self.progress = progress
         self.random_state = random_state
 
@@ -167,7 +182,24 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
         sizes = model.cfg.decoder.emb_sizes
         return int(sizes if isinstance(sizes, int) else list(sizes)[-1])
 
-    def _embed_batch(self, model, waveforms, labels):
+    def _prepare(self, model, waveform, label):
+        n_min = _titanet_min_samples(model)
+        if len(waveform) < n_min:
+            from .audio import AudioInputError
+
+            raise AudioInputError(
+                f"{label} is {len(waveform)} samples long; the speaker model needs "
+                f"at least {n_min} ({n_min / self._model_sample_rate(model):g} s) "
+                "to compute its features. Remove it or give a longer recording."
+            )
+        yield waveform, float(len(waveform))
+
+    def _max_batch_weight(self, model):
+        # Weights are samples: at most one long segment's worth per forward
+        # pass, so a batch of long inputs does not multiply the memory.
+        return self._segment_seconds * self._model_sample_rate(model)
+
+    def _embed_pieces(self, model, waveforms):
         import torch
 
         lengths = [len(waveform) for waveform in waveforms]
@@ -180,7 +212,11 @@ class TitaNetEmbedder(SpeakerEmbedderBase):
                 input_signal=torch.from_numpy(padded).to(device),
                 input_signal_length=torch.tensor(lengths, device=device),
             )
-        return embeddings.float().cpu().numpy()
+        # Weighted by length: a long input's segments average by duration.
+        return embeddings.double().cpu().numpy() * np.asarray(lengths)[:, None]
+
+    def _finish(self, sums, weights):
+        return sums / weights[:, None]
 
 
 @_with_shared_parameters
@@ -209,8 +245,13 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
     Embeddings are unit-norm and nonnegative (the encoder ends in a ReLU).
     The embedder is stateless; the model loads on first use and is not
     pickled. Digitally silent inputs, and inputs in which voice-activity
-    detection finds no speech, raise
-    :class:`~sklearn_audioconcepts.audio.AudioInputError`.
+    detection finds no speech (e.g. one sample, or quiet noise), raise
+    :class:`~sklearn_audioconcepts.audio.AudioInputError` (or fail their own
+    row under ``on_error="nan"``). An input longer than two minutes is read
+    in two-minute segments, each loudness-normalised and trimmed of pauses on
+    its own (``preprocess_wav`` works on a whole waveform), and the windows
+    of all its segments are averaged; segments without speech are skipped.
+    Memory then does not grow with the length of an input.
 
     References
     ----------
@@ -235,6 +276,7 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
         batch_size=32,
         device="auto",
         on_error="raise",
+        max_duration=None,
         progress="auto",
         random_state=None,
     ):
@@ -242,6 +284,7 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
         self.batch_size = batch_size
         self.device = device
         self.on_error = on_error
+        self.max_duration = max_duration
         self.progress = progress
         self.random_state = random_state
 
@@ -255,35 +298,48 @@ class ResemblyzerEmbedder(SpeakerEmbedderBase):
     def _embedding_dim(self, model):
         return int(model.linear.out_features)
 
-    def _embed_batch(self, model, waveforms, labels):
+    def _prepare(self, model, waveform, label):
+        resemblyzer = _import_resemblyzer()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            speech = resemblyzer.preprocess_wav(waveform)
+        if len(speech) == 0:
+            from .audio import AudioInputError
+
+            raise AudioInputError(
+                f"{label}: voice-activity detection found no speech (the audio "
+                "is too short, too quiet or holds no voice); a speaker embedding "
+                "needs speech. Remove it, or check its level and content."
+            )
+        windows = np.stack(_resemblyzer_windows(resemblyzer, model, speech))
+        yield windows, float(len(windows))
+
+    def _max_batch_weight(self, model):
+        return _RESEMBLYZER_WINDOWS_PER_PASS  # weights are windows
+
+    def _embed_pieces(self, model, pieces):
         import torch
 
-        resemblyzer = _import_resemblyzer()
-        windows, owners = [], []
-        for index, (waveform, label) in enumerate(zip(waveforms, labels)):
-            speech = resemblyzer.preprocess_wav(waveform)
-            if len(speech) == 0:
-                from .audio import AudioInputError
-
-                raise AudioInputError(
-                    f"{label}: voice-activity detection found no speech (the audio "
-                    "is too quiet or holds no voice); a speaker embedding needs "
-                    "speech. Remove it, or check its level and content."
-                )
-            for mel in _resemblyzer_windows(resemblyzer, model, speech):
-                windows.append(mel)
-                owners.append(index)
+        windows = np.concatenate(pieces)
         with torch.inference_mode():
-            window_embeddings = (
-                model(torch.from_numpy(np.stack(windows)).to(model.device))
-                .cpu()
-                .numpy()
-            )
-        owners = np.asarray(owners)
-        embeddings = np.stack(
-            [window_embeddings[owners == i].mean(axis=0) for i in range(len(waveforms))]
-        )
-        return embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+            window_embeddings = np.concatenate(
+                [
+                    model(torch.from_numpy(chunk).to(model.device)).cpu().numpy()
+                    for chunk in np.array_split(
+                        windows, -(-len(windows) // _RESEMBLYZER_WINDOWS_PER_PASS)
+                    )
+                ]
+            ).astype(np.float64)
+        # Each piece's windows summed: the clip's embedding is their mean, and
+        # a long input's segments pool all their windows.
+        ends = np.cumsum([len(piece) for piece in pieces])
+        return np.add.reduceat(window_embeddings, np.r_[0, ends[:-1]])
+
+    def _finish(self, sums, weights):
+        return sums / np.linalg.norm(sums, axis=1, keepdims=True)
+
+
+# Mel windows (1.6 s each) per forward pass: bounds the LSTM's activations.
+_RESEMBLYZER_WINDOWS_PER_PASS = 256
 
 
 def _resemblyzer_windows(resemblyzer, model, speech):
@@ -381,3 +437,18 @@ def _from_pretrained(model_class, model_name, device):
             f"({type(exc).__name__}: {exc}); the machine may be offline and the "
             f"file is not in NeMo's cache. {_where_to_get(model_class, model_name)}"
         ) from exc
+
+
+def _titanet_min_samples(model):
+    """Shortest waveform NeMo's featuriser turns into usable features.
+
+    Its frame count is ``len // hop`` and it normalises each mel band over
+    the frames with an unbiased standard deviation, so fewer than two frames
+    give NaN features (and a NaN embedding); shorter than one FFT window is
+    refused too, as the spectrum would be mostly padding.
+    """
+    featurizer = getattr(getattr(model, "preprocessor", None), "featurizer", None)
+    hop = getattr(featurizer, "hop_length", None)
+    if hop is None:
+        return 1
+    return max(int(getattr(featurizer, "n_fft", 0) or 0), 2 * int(hop))

@@ -201,3 +201,64 @@ def test_find_unusable_audio_reports_each_bad_input(tmp_path):
     ]
     assert "NaN or infinite" in failures["message"][1]
     assert find_unusable_audio([good]).empty
+
+
+# -- reading long inputs in blocks -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("orig", "target"),
+    [(16000, 16000), (16000, 48000), (44100, 48000), (22050, 16000), (8000, 44100)],
+)
+@pytest.mark.parametrize("from_file", [False, True])
+def test_stream_equals_whole_load(tmp_path, orig, target, from_file):
+    rng = np.random.default_rng(0)
+    waveform = (0.3 * rng.standard_normal((int(2.3 * orig), 2))).astype(np.float32)
+    if from_file:
+        soundfile.write(tmp_path / "x.wav", waveform, orig, subtype="FLOAT")
+        source = audio_sources([tmp_path / "x.wav"])[0]
+    else:
+        source = audio_sources([(waveform, orig)])[0]
+    whole = source.load(target)
+    blocks = list(source.stream(target, block_seconds=0.31))
+    assert len(blocks) > 5
+    np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-6)
+    assert source.n_samples(target) == len(whole)
+    # max_duration caps all three the same way.
+    capped = source.load(target, max_duration=1.0)
+    streamed = np.concatenate(
+        list(source.stream(target, block_seconds=0.3, max_duration=1.0))
+    )
+    assert len(capped) == source.n_samples(target, max_duration=1.0) == len(streamed)
+    np.testing.assert_allclose(streamed, capped, atol=1e-6)
+    np.testing.assert_allclose(
+        capped, resample(to_mono(waveform)[:orig], orig, target), atol=1e-6
+    )
+
+
+def test_stream_checks_every_block(tmp_path):
+    waveform = np.full(16000, 0.1, dtype=np.float32)
+    waveform[12345] = np.nan
+    for X in ([(waveform, 16000)], [tmp_path / "nan.wav"]):
+        soundfile.write(tmp_path / "nan.wav", waveform, 16000, subtype="FLOAT")
+        source = audio_sources(X)[0]
+        with pytest.raises(AudioInputError, match="first at index 12345"):
+            list(source.stream(16000, block_seconds=0.1))
+    for bad, match in [
+        ((np.zeros(0, np.float32), 16000), "empty"),
+        (np.ones(100, np.float32), "sample rate is unknown"),
+    ]:
+        with pytest.raises(AudioInputError, match=match):
+            audio_sources([bad])[0].n_samples(16000)
+
+
+def test_windows_of_a_stream_and_a_stream_cut_short():
+    from sklearn_audioconcepts._batching import windows_of
+
+    signal = np.arange(100, dtype=np.float32)
+    blocks = (signal[i : i + 7] for i in range(0, 100, 7))
+    windows = list(windows_of(blocks, [0, 45, 90], 10, label="X[0]"))
+    for start, window in zip([0, 45, 90], windows):
+        np.testing.assert_array_equal(window, signal[start : start + 10])
+    with pytest.raises(AudioInputError, match="X\\[0\\] ended after 100 samples"):
+        list(windows_of(iter([signal]), [0, 95], 10, label="X[0]"))

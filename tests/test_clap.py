@@ -111,7 +111,14 @@ def file_embeddings(embedder, audio_files):
 
 def with_params(embedder, **params):
     """The shared embedder with some parameters changed (model kept)."""
-    defaults = {"batch_size": 16, "long_clips": "mean", "sample_rate": None}
+    defaults = {
+        "batch_size": 16,
+        "long_clips": "mean",
+        "sample_rate": None,
+        "on_error": "raise",
+        "max_duration": None,
+        "progress": False,
+    }
     return embedder.set_params(**{**defaults, **params})
 
 
@@ -475,3 +482,125 @@ def test_on_error_nan_keeps_one_row_per_clip(embedder, audio_files, file_embeddi
     assert clap.failed_.empty
     with pytest.raises(FileNotFoundError):
         with_params(embedder, on_error="raise").transform(clips)
+
+
+# -- per-clip failures, long files, max_duration -----------------------------------
+
+
+def test_unusual_clips_embed_and_a_non_finite_row_fails_alone(
+    embedder, audio_files, file_embeddings, monkeypatch
+):
+    """One-sample, quiet-noise and silent clips are usable for CLAP; a clip the
+    model makes non-finite fails its own row only, under on_error."""
+    from sklearn_audioconcepts.audio import find_unusable_audio
+
+    rng = np.random.default_rng(0)
+    marker = np.full(SR // 2, 0.123, dtype=np.float32)  # the model "fails" on it
+    clips = [
+        audio_files[0],
+        (np.array([0.1], np.float32), 16_000),
+        ((1e-4 * rng.standard_normal(16_000)).astype(np.float32), 16_000),
+        (np.zeros(16_000, np.float32), 16_000),
+        (marker, SR),
+        audio_files[3],
+    ]
+    real = _clap.audio_embeddings
+
+    def nan_on_marker(module, windows):
+        out = real(module, windows)
+        out[[bool(np.all(w == marker[0])) for w in windows]] = np.nan
+        return out
+
+    monkeypatch.setattr(_clap, "audio_embeddings", nan_on_marker)
+    clap = with_params(embedder, on_error="nan", batch_size=4)
+    with pytest.warns(UserWarning, match="1 input\\(s\\) could not be embedded"):
+        embeddings = clap.transform(clips)
+    assert np.isnan(embeddings[4]).all()
+    finite = [0, 1, 2, 3, 5]
+    np.testing.assert_allclose(np.linalg.norm(embeddings[finite], axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(embeddings[[0, 5]], file_embeddings[[0, 3]], atol=1e-5)
+    assert clap.failed_[["index", "error"]].values.tolist() == [[4, "AudioInputError"]]
+    assert "X[4]: the CLAP model returned a non-finite" in clap.failed_["message"][0]
+    with pytest.raises(AudioInputError, match=r"X\[4\]: the CLAP model"):
+        with_params(embedder, on_error="raise").transform(clips)
+    # Nothing here is unusable before the model runs.
+    assert find_unusable_audio(clips, embedder=clap).empty
+
+
+def test_find_unusable_audio_with_the_embedder(embedder, audio_files):
+    from sklearn_audioconcepts.audio import find_unusable_audio
+
+    clips = [audio_files[0], "missing.wav", (np.zeros(0, np.float32), SR)]
+    clap = with_params(embedder, on_error="nan")
+    with pytest.warns(UserWarning):
+        clap.transform(clips)
+    found = find_unusable_audio(clips, embedder=clap)
+    assert found.equals(clap.failed_)
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """Stream every clip over 12 s, in 3.7 s blocks (several blocks per window)."""
+    from sklearn_audioconcepts import clap as clap_module
+
+    monkeypatch.setattr(clap_module, "_STREAM_SECONDS", 12.0)
+    monkeypatch.setattr(clap_module, "_BLOCK_SECONDS", 3.7)
+
+
+def _long_clip(sample_rate, seconds=25.0):
+    half = seconds / 2
+    return np.concatenate(
+        [speech_like(sample_rate, half), noise(sample_rate, seconds - half, seed=7)]
+    )
+
+
+@pytest.mark.parametrize("rate", [16_000, 44_100, SR])
+def test_streamed_long_clip_equals_whole_clip(embedder, tmp_path, rate, request):
+    clip = _long_clip(rate)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, clip, rate, subtype="FLOAT")
+    whole = with_params(embedder).transform([(clip, rate)])
+    cropped = with_params(embedder, long_clips="crop").transform([(clip, rate)])
+    request.getfixturevalue("streamed")
+    for X in ([(clip, rate)], [str(path)]):
+        np.testing.assert_allclose(with_params(embedder).transform(X), whole, atol=1e-5)
+        np.testing.assert_allclose(
+            with_params(embedder, long_clips="crop").transform(X), cropped, atol=1e-5
+        )
+
+
+def test_streamed_windows_report_progress(embedder, tmp_path, streamed, capsys):
+    path = tmp_path / "long.wav"
+    soundfile.write(path, _long_clip(16_000), 16_000)
+    with_params(embedder, progress=True).transform([str(path)])
+    err = capsys.readouterr().err
+    assert "long.wav" in err and "/3 " in err and "window/s" in err
+
+
+def test_streamed_truncated_file_embeds_what_is_there(embedder, tmp_path, streamed):
+    path = tmp_path / "long.wav"
+    soundfile.write(path, _long_clip(16_000), 16_000, subtype="PCM_16")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) * 2 // 3])  # the header still says 25 s
+    with pytest.warns(UserWarning, match="truncated"):
+        embedded = with_params(embedder).transform([str(cut)])
+    present, rate = soundfile.read(cut, dtype="float32")
+    np.testing.assert_allclose(
+        embedded, with_params(embedder).transform([(present, rate)]), atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_max_duration_embeds_the_first_seconds(embedder, tmp_path, stream, request):
+    if stream:
+        request.getfixturevalue("streamed")
+    clip = _long_clip(16_000)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, clip, 16_000, subtype="FLOAT")
+    first = with_params(embedder).transform([(clip[: 16_000 * 14], 16_000)])
+    capped = with_params(embedder, max_duration=14.0)
+    np.testing.assert_allclose(capped.transform([(clip, 16_000)]), first, atol=1e-5)
+    np.testing.assert_allclose(capped.transform([str(path)]), first, atol=1e-5)
+    with pytest.raises(ValueError, match="max_duration"):
+        with_params(embedder, max_duration=0).transform([str(path)])

@@ -464,6 +464,28 @@ def test_embed_skips_unreadable_files_when_asked(tmp_path, speech_folder, capsys
     assert list(failures["id"]) == ["broken.wav"] and failures["error"].notna().all()
 
 
+@needs_speech
+def test_embed_skips_audio_without_speech_when_asked(tmp_path, speech_folder, capsys):
+    """A one-sample file and quiet noise fail their own rows, not the run."""
+    import soundfile
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(speech_folder, folder)
+    soundfile.write(folder / "one_sample.wav", np.array([0.1]), 16000)
+    rng = np.random.default_rng(0)
+    soundfile.write(folder / "quiet.wav", 1e-4 * rng.standard_normal(16000), 16000)
+    out = tmp_path / "e.npz"
+    argv = ["embed", str(folder), "-o", str(out), "--model", "resemblyzer",
+            "--device", "cpu", "--quiet", "--on-error", "skip"]  # fmt: skip
+    assert main(argv) == EXIT_OK
+    assert "2 of 6 files could not be embedded" in capsys.readouterr().err
+    ids, X, _, _ = read_table(out)
+    assert sorted(ids) == [f"utt{i}.wav" for i in range(4)] and np.isfinite(X).all()
+    failures = pd.read_csv(tmp_path / "e.failed.csv")
+    assert sorted(failures["id"]) == ["one_sample.wav", "quiet.wav"]
+    assert failures["message"].str.contains("no speech").all()
+
+
 def test_embed_titanet_missing_checkpoint_is_explained(tmp_path, tone_folder, capsys):
     missing = tmp_path / "titanet-l.nemo"
     argv = ["embed", str(tone_folder), "-o", str(tmp_path / "e.npz"), "--model",

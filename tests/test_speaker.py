@@ -363,3 +363,143 @@ def test_parameter_validation():
         if torch.cuda.is_available():
             pytest.skip("CUDA is available here")
         ResemblyzerEmbedder(device="cuda").fit()
+
+
+# -- inputs a speaker model cannot use, under on_error -----------------------------
+
+
+def _unusable_speech_inputs(folder, voice):
+    """A good file, then the issue's three: one sample, quiet noise, silence."""
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    soundfile.write(folder / "good.wav", voice, 16000)
+    soundfile.write(folder / "one_sample.wav", np.array([0.1]), 16000)
+    quiet = (1e-4 * rng.standard_normal(16000)).astype(np.float32)
+    silent = np.zeros(16000, dtype=np.float32)
+    return [str(folder / "good.wav"), str(folder / "one_sample.wav"), quiet, silent]
+
+
+def test_resemblyzer_unusable_audio_fails_its_own_row(
+    speech, embedder, resemblyzer_reference, tmp_path
+):
+    from sklearn_audioconcepts.audio import find_unusable_audio
+
+    waveforms, _ = speech
+    X = _unusable_speech_inputs(tmp_path, waveforms[0]) + [waveforms[1]]
+    nan = clone(embedder).set_params(on_error="nan", batch_size=2)
+    with pytest.warns(UserWarning, match="3 input\\(s\\) could not be embedded"):
+        embeddings = nan.transform(X)
+    assert embeddings.shape == (5, 256)
+    assert np.isnan(embeddings[[1, 2, 3]]).all()
+    # The usable rows are exactly what they are without the bad inputs.
+    np.testing.assert_allclose(embeddings[[0, 4]], resemblyzer_reference[:2], atol=1e-4)
+    np.testing.assert_allclose(
+        embeddings[[0, 4]], embedder.transform([X[0], X[4]]), atol=1e-6
+    )
+    assert nan.failed_["index"].tolist() == [1, 2, 3]
+    assert set(nan.failed_["error"]) == {"AudioInputError"}
+    messages = nan.failed_["message"].tolist()
+    assert "one_sample.wav" in messages[0] and "no speech" in messages[0]
+    assert "X[2]" in messages[1] and "no speech" in messages[1]
+    assert "silent" in messages[2]
+    # "raise" stops at the first one, naming it.
+    with pytest.raises(AudioInputError, match=r"X\[1\] \('.*one_sample.wav'\)"):
+        embedder.transform(X)
+    with pytest.raises(AudioInputError, match=r"X\[0\]: voice-activity"):
+        embedder.transform(X[2:3])
+    # The pre-flight with the embedder lists exactly the rows that fail.
+    found = find_unusable_audio(X, embedder=embedder)
+    assert found[["index", "error"]].values.tolist() == [
+        [1, "AudioInputError"],
+        [2, "AudioInputError"],
+        [3, "AudioInputError"],
+    ]
+    assert found["message"].tolist() == messages
+
+
+def test_titanet_too_short_input_fails_its_own_row(tiny_nemo_checkpoint, tmp_path):
+    from sklearn_audioconcepts.audio import find_unusable_audio
+
+    waveforms = _waveforms()
+    embedder = TitaNetEmbedder(
+        checkpoint=tiny_nemo_checkpoint, sample_rate=16000, device="cpu"
+    )
+    expected = embedder.transform(waveforms)
+    inputs = _unusable_speech_inputs(tmp_path, waveforms[0])[1:] + waveforms
+    embedder.set_params(on_error="nan", batch_size=4)
+    with pytest.warns(UserWarning, match="2 input\\(s\\) could not be embedded"):
+        embeddings = embedder.transform(inputs)
+    assert np.isnan(embeddings[[0, 2]]).all() and np.isfinite(embeddings[1]).all()
+    np.testing.assert_allclose(embeddings[3:], expected, atol=1e-5)
+    assert embedder.failed_["index"].tolist() == [0, 2]
+    assert "needs at least 512" in embedder.failed_["message"][0]
+    assert find_unusable_audio(inputs, embedder=embedder)["index"].tolist() == [0, 2]
+    with pytest.raises(AudioInputError, match="one_sample.wav.* 1 samples long"):
+        embedder.set_params(on_error="raise").transform(inputs)
+
+
+def test_non_finite_embedding_fails_its_own_row(tiny_nemo_checkpoint, monkeypatch):
+    """A row the model makes non-finite is one failed input, not a failed batch."""
+    from sklearn_audioconcepts import speaker
+
+    waveforms = _waveforms()
+    embedder = TitaNetEmbedder(
+        checkpoint=tiny_nemo_checkpoint, sample_rate=16000, device="cpu"
+    )
+    expected = embedder.transform(waveforms)
+    # Let a 100-sample input through to the model, which then gives NaN
+    # (NeMo normalises each mel band over fewer than two frames).
+    monkeypatch.setattr(speaker, "_titanet_min_samples", lambda model: 1)
+    short = 0.1 * np.ones(100, dtype=np.float32)
+    embedder.set_params(on_error="nan", batch_size=8)
+    with pytest.warns(UserWarning, match="1 input\\(s\\) could not be embedded"):
+        embeddings = embedder.transform([waveforms[0], short, *waveforms[1:]])
+    assert np.isnan(embeddings[1]).all()
+    np.testing.assert_allclose(embeddings[[0, 2, 3]], expected, atol=1e-5)
+    assert embedder.failed_["index"].tolist() == [1]
+    assert "non-finite embedding" in embedder.failed_["message"][0]
+    with pytest.raises(AudioInputError, match=r"X\[1\]: the TitaNetEmbedder"):
+        embedder.set_params(on_error="raise").transform([waveforms[0], short])
+
+
+# -- long inputs: segments, max_duration ---------------------------------------------
+
+
+def test_resemblyzer_long_input_in_segments(speech, embedder, tmp_path):
+    import soundfile
+
+    waveforms, _ = speech
+    pause = np.zeros(3 * 16000, dtype=np.float32)  # one whole segment is silent
+    long = np.concatenate([waveforms[0], pause, waveforms[2], waveforms[0]])
+    path = tmp_path / "long.wav"
+    soundfile.write(path, long, 16000, subtype="FLOAT")
+    whole = embedder.transform([long])
+    segmented = clone(embedder)
+    segmented._segment_seconds = 2.0  # a class setting, not a parameter
+    for X in ([long], [str(path)]):
+        embedding = segmented.transform(X)
+        assert segmented.failed_.empty
+        np.testing.assert_allclose(np.linalg.norm(embedding), 1, rtol=1e-5)
+        assert float((embedding @ whole.T)[0, 0]) > 0.95
+    silent = np.zeros(5 * 16000, dtype=np.float32)
+    with pytest.raises(AudioInputError, match="none of its 2 s segments"):
+        segmented.transform([silent])
+
+
+def test_titanet_long_input_is_the_length_weighted_mean_of_segments(
+    tiny_nemo_checkpoint,
+):
+    waveform = np.concatenate(_waveforms())  # 37,000 samples
+    embedder = TitaNetEmbedder(
+        checkpoint=tiny_nemo_checkpoint, sample_rate=16000, device="cpu"
+    )
+    segments = [waveform[:16000], waveform[16000:32000], waveform[32000:]]
+    each = embedder.transform(segments)
+    lengths = np.array([len(segment) for segment in segments], dtype=float)
+    expected = (each * lengths[:, None]).sum(0) / lengths.sum()
+    embedder._segment_seconds = 1.0
+    np.testing.assert_allclose(embedder.transform([waveform])[0], expected, atol=1e-5)
+    # max_duration keeps the first seconds only (here one segment).
+    embedder.set_params(max_duration=1.0)
+    np.testing.assert_allclose(embedder.transform([waveform])[0], each[0], atol=1e-5)
