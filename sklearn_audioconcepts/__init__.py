@@ -4,6 +4,8 @@ Public estimators:
 
 - :class:`CLAPEmbedder`: audio (files or waveforms) to LAION-CLAP embeddings,
   and text to the same space with :meth:`CLAPEmbedder.embed_text`.
+- :class:`MiniCLAP`: a small CLAP-style audio-text model trained from scratch
+  on captioned audio (controlled experiments, small corpora).
 - :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights
   over named text concepts (SpLiCE recipe applied to CLAP audio embeddings).
 - :class:`ConceptVocabulary`: the names and embeddings of those concepts.
@@ -20,6 +22,7 @@ Public estimators:
 from .clap import CLAPEmbedder
 from .data import load_audio_concepts
 from .decomposition import ConceptDecomposer
+from .miniclap import MiniCLAP
 from .projector import FineTunedConceptProjector
 from .sae import TopKSparseAutoencoder
 from .speaker import ResemblyzerEmbedder, TitaNetEmbedder
@@ -33,6 +36,7 @@ __all__ = [
     "ConceptDecomposer",
     "ConceptVocabulary",
     "FineTunedConceptProjector",
+    "MiniCLAP",
     "ResemblyzerEmbedder",
     "TitaNetEmbedder",
     "TopKSparseAutoencoder",
