@@ -5,6 +5,7 @@ validates, stores the weights as NumPy arrays and calls these functions.
 """
 
 import re
+import zlib
 
 import numpy as np
 import torch
@@ -139,9 +140,13 @@ class TextTower(nn.Module):
         self.embedding = nn.Embedding(vocabulary_size, dim, padding_idx=PAD)
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, width))
 
-    def forward(self, tokens):
-        mask = (tokens != PAD).unsqueeze(-1).to(self.embedding.weight.dtype)
-        summed = (self.embedding(tokens) * mask).sum(dim=1)
+    def forward(self, tokens, extra_rows=None):
+        """Embed token ids; ids past the vocabulary index ``extra_rows``."""
+        weight = self.embedding.weight
+        if extra_rows is not None:
+            weight = torch.cat([weight, extra_rows.to(weight)])
+        mask = (tokens != PAD).unsqueeze(-1).to(weight.dtype)
+        summed = (F.embedding(tokens, weight) * mask).sum(dim=1)
         pooled = summed / mask.sum(dim=1).clamp(min=1.0)
         return self.mlp(pooled)
 
@@ -181,8 +186,7 @@ def train(
 
     ``features`` (N, n_mels, T) and ``tokens`` (N, L) are on the module's
     device. Each batch replaces ``word_dropout`` of the caption words by the
-    unknown-word token, so words never seen in training (e.g. in concept
-    names) land somewhere the model has learned.
+    unknown-word token, so that no caption relies on a single word.
     """
     n = len(features)
     batch_size = min(batch_size, n)
@@ -245,10 +249,27 @@ def embed_audio(module, features, batch_size):
     return torch.cat(parts).double().cpu().numpy()
 
 
+def unknown_word_rows(module, words):
+    """A fixed pseudo-random embedding per unknown word, seeded by its spelling.
+
+    Texts made of words the captions never used (a distractor such as "dog
+    barking") then get directions of their own, unrelated to the training
+    sounds and to each other, instead of all sharing the one unknown-word
+    embedding (which word dropout trains to mean "any caption").
+    """
+    weight = module.text.embedding.weight.detach()
+    scale = float(weight[2:].std()) if len(weight) > 2 else 1.0
+    rows = []
+    for word in words:
+        generator = torch.Generator().manual_seed(zlib.crc32(word.encode()))
+        rows.append(torch.randn(weight.shape[1], generator=generator) * scale)
+    return torch.stack(rows) if rows else None
+
+
 @torch.no_grad()
-def embed_text(module, tokens, batch_size):
+def embed_text(module, tokens, batch_size, extra_rows=None):
     parts = [
-        F.normalize(module.text(tokens[start : start + batch_size]), dim=-1)
+        F.normalize(module.text(tokens[start : start + batch_size], extra_rows), dim=-1)
         for start in range(0, len(tokens), batch_size)
     ]
     return torch.cat(parts).double().cpu().numpy()

@@ -39,9 +39,9 @@ class MiniCLAP(TransformerMixin, BaseEstimator):
     It is a model for controlled experiments and small captioned corpora
     (e.g. :func:`~sklearn_audioconcepts.datasets.make_sound_scenes`: 3,000
     clips train in about a minute on 2 CPU cores), not a replacement for a
-    pretrained CLAP: it knows only the words of its training captions (other
-    words map to one shared unknown-word embedding) and the sounds of its
-    training audio.
+    pretrained CLAP: it knows only the words of its training captions (any
+    other word gets a fixed random embedding, see :meth:`embed_text`) and the
+    sounds of its training audio.
 
     Parameters
     ----------
@@ -58,8 +58,8 @@ class MiniCLAP(TransformerMixin, BaseEstimator):
     lr : float, default=2e-3
         Peak AdamW learning rate (one epoch of warm-up, then cosine decay).
     word_dropout : float, default=0.1
-        Share of caption words replaced by the unknown-word token in
-        training, so that words never seen in training embed sensibly.
+        Share of caption words replaced by an unknown-word token in
+        training (a regulariser: no caption relies on one word).
     sample_rate : int or None, default=None
         Sample rate of raw waveforms given without one (a list of 1-D arrays
         or a 2-D array). Files and ``(waveform, sample_rate)`` pairs carry
@@ -303,8 +303,10 @@ pairs, or ndarray of shape (n_clips, n_samples)
         Parameters
         ----------
         texts : list of str
-            Texts to embed (e.g. concept names or class prompts). Words not
-            in the training captions count as the unknown word.
+            Texts to embed (e.g. concept names or class prompts). A word not
+            in the training captions gets a fixed pseudo-random embedding
+            derived from its spelling: the model knows nothing about it, and
+            texts made of such words stay apart from each other.
 
         Returns
         -------
@@ -317,8 +319,16 @@ pairs, or ndarray of shape (n_clips, n_samples)
         self._validate_params()
         texts = _check_texts(texts)
         module = self._live_module()
-        tokens = self._token_ids(texts).to(self._module_device)
-        embeddings = _miniclap.embed_text(module, tokens, _TEXT_BATCH_SIZE)
+        unknown = sorted(
+            {w for text in texts for w in _tokens(text)} - set(self.vocabulary_)
+        )
+        tokens = self._token_ids(texts, unknown).to(self._module_device)
+        embeddings = _miniclap.embed_text(
+            module,
+            tokens,
+            _TEXT_BATCH_SIZE,
+            _miniclap.unknown_word_rows(module, unknown),
+        )
         return embeddings.astype(np.float32)
 
     def get_feature_names_out(self, input_features=None):
@@ -381,12 +391,13 @@ pairs, or ndarray of shape (n_clips, n_samples)
     def _standardise(self, summaries):
         return ((summaries - self.feature_mean_) / self.feature_std_).astype(np.float32)
 
-    def _token_ids(self, texts):
+    def _token_ids(self, texts, unknown=()):
         import torch
 
         from . import _miniclap
 
-        index = {word: i + 2 for i, word in enumerate(self.vocabulary_)}
+        words = [*self.vocabulary_, *unknown]
+        index = {word: i + 2 for i, word in enumerate(words)}
         ids = [
             [index.get(w, _miniclap.UNK) for w in _tokens(text)] or [_miniclap.UNK]
             for text in texts

@@ -70,9 +70,14 @@ def test_embedder_protocol(toy_model):
     )
     assert weights.shape == (40, 5)
     assert len(toy_model.get_feature_names_out()) == 128
-    # Words never seen in training embed as the unknown word, without error.
-    unseen = toy_model.embed_text(["zebra xylophone"])
+    # Words never seen in training get fixed embeddings of their own, so
+    # unrelated texts (distractor concepts) do not all collapse to one vector.
+    unseen = toy_model.embed_text(["zebra xylophone", "dog barking"])
     assert np.isfinite(unseen).all()
+    assert unseen[0] @ unseen[1] < 0.99
+    np.testing.assert_allclose(
+        toy_model.embed_text(["dog barking"])[0], unseen[1], atol=1e-6
+    )
 
 
 def test_deterministic_and_cache_identity_tracks_the_weights(toy_model):
