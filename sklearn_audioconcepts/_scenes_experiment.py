@@ -24,7 +24,7 @@ FULL = {
     "penalties": (0.01, 0.02, 0.03, 0.05, 0.1, 0.2),
     "projector_epochs": 40,
 }
-DEMO = {**FULL, "n_train": 1500, "n_test": 400, "max_epochs": 30}
+DEMO = {**FULL, "n_train": 1000, "n_test": 250}
 QUICK = {
     "n_train": 300,
     "n_test": 150,

@@ -120,10 +120,12 @@ def caption(row, rng):
     if row["source"] == "speech":
         speaker = "man" if row["voice"] == "male" else "woman"
         speed = "slowly" if row["speed"] == "slow" else "fast"
+        # Every template names the source ("speech"), as the other sources'
+        # captions do, so that the word carries the source.
         options = (
-            f"{_article(pitch)} {row['voice']} voice speaking {row['language']} "
-            f"{speed}",
-            f"{_article(speaker)} speaking {row['language']} {speed} "
+            f"{row['language']} speech from {_article(pitch)} {row['voice']} "
+            f"voice, spoken {speed}",
+            f"speech of {_article(speaker)} talking {row['language']} {speed} "
             f"in a {pitch} voice",
             f"{row['speed']} {row['language']} speech by {_article(pitch)} "
             f"{row['voice']} speaker",
