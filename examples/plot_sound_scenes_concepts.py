@@ -1,7 +1,7 @@
 """
-=====================================================
+=======================================================
 Concepts that recover known factors: a controlled world
-=====================================================
+=======================================================
 
 Concepts are only worth reading when they are right. This example checks
 them where the truth is known, offline:
