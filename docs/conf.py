@@ -4,8 +4,9 @@ Build from the repository root (the Makefile's ``docs`` target)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-The build runs offline: no intersphinx, no theme beyond Sphinx's built-in
-alabaster, and every gallery example uses synthetic data on the CPU.
+The build runs offline: no intersphinx, the pydata-sphinx-theme of the
+scientific Python ecosystem (installed with the ``docs`` extra), and every
+gallery example uses generated data on the CPU.
 """
 
 import os
@@ -89,16 +90,13 @@ torch.set_num_threads(int(os.environ.get("DOCS_TORCH_THREADS", "1")))
 
 # -- HTML output -------------------------------------------------------------
 
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"{project} {release}"
 html_theme_options = {
-    "description": "Interpretable audio embeddings as scikit-learn estimators",
-    "fixed_sidebar": True,
-    "page_width": "1100px",
-    "sidebar_width": "240px",
-    "show_relbars": True,
-}
-html_sidebars = {
-    "**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    # No icons or version switcher: both would fetch from the network.
+    "icon_links": [],
 }
 html_show_sourcelink = False

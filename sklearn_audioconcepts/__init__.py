@@ -4,6 +4,8 @@ Public estimators:
 
 - :class:`CLAPEmbedder`: audio (files or waveforms) to LAION-CLAP embeddings,
   and text to the same space with :meth:`CLAPEmbedder.embed_text`.
+- :class:`MiniCLAP`: a small CLAP-style audio-text model trained from scratch
+  on captioned audio (controlled experiments, small corpora).
 - :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights
   over named text concepts (SpLiCE recipe applied to CLAP audio embeddings);
   :func:`concept_path` computes them for a sweep of sparsity penalties.
@@ -34,6 +36,7 @@ _LAZY = {
     "ConceptVocabulary": "vocabulary",
     "FileReadError": "_files",
     "FineTunedConceptProjector": "projector",
+    "MiniCLAP": "miniclap",
     "ResemblyzerEmbedder": "speaker",
     "TitaNetEmbedder": "speaker",
     "TopKSparseAutoencoder": "sae",
@@ -50,6 +53,7 @@ __all__ = [
     "ConceptVocabulary",
     "FileReadError",
     "FineTunedConceptProjector",
+    "MiniCLAP",
     "ResemblyzerEmbedder",
     "TitaNetEmbedder",
     "TopKSparseAutoencoder",

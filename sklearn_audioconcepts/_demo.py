@@ -6,8 +6,9 @@
   held-out speakers), steering, and speaker verification on reconstructions.
 - :func:`run_clap_demo`: CLAP audio embeddings of generated sounds decomposed
   over the bundled concept vocabulary embedded by the same model.
-- :func:`run_concept_demo`: concept decomposition on synthetic CLAP-like
-  embeddings (no model weights needed).
+- :func:`run_concept_demo`: a MiniCLAP trained on generated sound scenes with
+  known factors, and how faithfully its concepts recover them (no model
+  weights needed).
 
 Each takes a ``say`` callable for its report lines and an optional output
 folder for figures and files, and returns a dict of the measured figures.
@@ -22,28 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-
-# Sound sources and qualities for the synthetic demo's readable vocabulary:
-# every concept is "<source>, <quality>", and concepts sharing a source are
-# near-synonyms in embedding space, as they are in CLAP's text space.
-_SOURCES = (
-    "dog barking", "cat meowing", "birdsong", "rain", "thunder", "wind",
-    "ocean waves", "stream", "car engine", "car horn", "siren", "train",
-    "airplane", "helicopter", "footsteps", "door knock", "door slam",
-    "glass breaking", "keyboard typing", "clock ticking", "church bells",
-    "crowd chatter", "applause", "laughter", "baby crying", "speech", "singing",
-    "whistling", "coughing", "snoring", "acoustic guitar", "electric guitar",
-    "piano", "violin", "drums", "trumpet", "flute", "synthesizer", "bass",
-    "choir", "vacuum cleaner", "washing machine", "hair dryer", "chainsaw",
-    "hammering", "frying food", "water dripping", "fireworks", "gunshot",
-    "rooster crowing",
-)  # fmt: skip
-_QUALITIES = (
-    "close", "distant", "loud", "quiet", "indoors", "outdoors", "reverberant",
-    "muffled", "rhythmic", "continuous", "intermittent", "high-pitched",
-    "low-pitched", "harsh", "soft", "in a city", "in a forest", "on a street",
-    "in a room", "recorded on a phone",
-)  # fmt: skip
 
 # Corpus and model sizes of the speech demo. Speakers are split by voice:
 # the last third of each language's voices is held out for every figure.
@@ -467,125 +446,35 @@ def hub_reachable(timeout=2.0):
         return False
 
 
-# -- concept decomposition on synthetic CLAP-like embeddings ------------------
+# -- concepts on a controlled sound world ----------------------------------------
 
 
-def _demo_vocabulary_names():
-    names = [f"{source}, {quality}" for source in _SOURCES for quality in _QUALITIES]
-    groups = [source for source in _SOURCES for _ in _QUALITIES]
-    return names, groups
+def run_concept_demo(
+    n_samples=1000, random_state=0, output=None, say=_print, device="cpu"
+):
+    """MiniCLAP trained on generated sound scenes, its concepts scored.
 
+    ``n_samples`` training clips from
+    :func:`~sklearn_audioconcepts.datasets.make_sound_scenes` (a quarter as
+    many held out, another seed); see :mod:`._scenes_experiment`.
+    """
+    from . import _scenes_experiment
 
-def run_concept_demo(n_samples=1000, random_state=0, output=None, say=_print):
-    """Concept decomposition end to end on synthetic CLAP-like embeddings."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-
-    from .datasets import make_concept_embeddings
-    from .decomposition import ConceptDecomposer
-
-    names, groups = _demo_vocabulary_names()
-    X, vocabulary, _, y = make_concept_embeddings(
-        n_samples,
-        len(names),
-        512,
-        n_active=30,
-        n_classes=4,
-        concept_names=names,
-        concept_groups=groups,
-        random_state=random_state,
+    if n_samples <= _scenes_experiment.QUICK["n_train"]:
+        config = dict(_scenes_experiment.QUICK, n_train=n_samples)
+    else:
+        config = dict(_scenes_experiment.DEMO, n_train=n_samples)
+    config["n_test"] = max(100, n_samples // 4)
+    say(
+        "== Concepts on a controlled sound world: a MiniCLAP trained on "
+        f"generated, captioned sound scenes (v{__version__}) =="
     )
     say(
-        "== Concept decomposition on synthetic CLAP-like embeddings "
-        f"(v{__version__}) =="
+        "No pretrained audio-text model is needed: the world's factors are "
+        "known, so the concepts can be checked."
     )
-    say(
-        f"{n_samples} synthetic CLAP-like audio embeddings (512-d, unit norm, "
-        f"4 classes) over a {len(vocabulary)}-concept vocabulary."
-    )
-    say(
-        "No model weights are needed; for real audio, decompose CLAP embeddings "
-        "the same way."
+    results = _scenes_experiment.run_experiment(
+        config, random_state=random_state, device=device, output=output, say=say
     )
     say()
-
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=random_state, stratify=y
-    )
-    decomposer = ConceptDecomposer(vocabulary, device="auto", progress=False)
-    start = time.perf_counter()
-    weights = decomposer.fit(X_train).transform(X_test)
-    elapsed = time.perf_counter() - start
-    say(
-        f"Decomposed {len(X_test)} test clips in {elapsed:.2f} s "
-        f"({len(X_test) / elapsed:,.0f} clips/s) with "
-        f"l1_penalty={decomposer.l1_penalty}:"
-    )
-    say(
-        f"  {(weights > 0).sum(1).mean():.1f} active concepts per clip on average, "
-        f"reconstruction cosine {decomposer.score(X_test):.3f}"
-    )
-    say()
-
-    say("Top concepts of three clips (weight = prominence):")
-    table = decomposer.explain(X_test[:3], top_k=4)
-    for sample, rows in table.groupby("sample"):
-        say(f"  clip {sample} (class {y_test[sample]}):")
-        for _, row in rows.iterrows():
-            say(f"    {row['weight']:.3f}  {row['concept']}")
-    say()
-
-    say("Most frequent top-5 concepts per class:")
-    top5 = decomposer.explain(X_test, top_k=5)
-    top5["class"] = y_test[top5["sample"].to_numpy()]
-    for label, rows in top5.groupby("class"):
-        common = rows["concept"].value_counts().head(3)
-        listed = "; ".join(f"{name} ({count})" for name, count in common.items())
-        say(f"  class {label}: {listed}")
-    say()
-
-    say("Linear probe (logistic regression), test accuracy:")
-    dense = (
-        LogisticRegression(max_iter=3000).fit(X_train, y_train).score(X_test, y_test)
-    )
-    say(f"  dense CLAP-like embedding           {dense:.3f}")
-    penalties, accuracies, actives = (0.02, 0.05, 0.1, 0.2, 0.5), [], []
-    for l1_penalty in penalties:
-        probe = make_pipeline(
-            ConceptDecomposer(
-                vocabulary, l1_penalty=l1_penalty, device="auto", progress=False
-            ),
-            LogisticRegression(max_iter=3000),
-        ).fit(X_train, y_train)
-        active = (probe[0].transform(X_test) > 0).sum(1).mean()
-        accuracy = probe.score(X_test, y_test)
-        accuracies.append(accuracy)
-        actives.append(active)
-        say(
-            f"  concepts, l1_penalty={l1_penalty:<4}  {accuracy:.3f}  "
-            f"({active:5.1f} active, cosine {probe[0].score(X_test):.3f})"
-        )
-    if _figures_enabled(output, say):
-        from .plotting import (
-            plot_class_concepts,
-            plot_concept_bars,
-            plot_sparsity_tradeoff,
-        )
-
-        output = Path(output)
-        save_figure(
-            plot_concept_bars(table, sample=0), output / "concept_bars.png", say
-        )
-        figure = plot_class_concepts(weights, y_test, vocabulary.names, top_k=3)
-        save_figure(figure, output / "class_concepts.png", say)
-        figure = plot_sparsity_tradeoff(
-            actives,
-            accuracies,
-            penalties=penalties,
-            baseline=dense,
-            labels=["concepts"],
-        )
-        save_figure(figure, output / "sparsity_accuracy.png", say)
-    say()
-    return {"dense_accuracy": dense, "accuracies": accuracies, "n_active": actives}
+    return results

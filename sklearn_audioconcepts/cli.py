@@ -61,7 +61,7 @@ _EMBEDDERS = ("clap", "resemblyzer", "titanet")
 
 
 def run_demo(n_samples=1000, random_state=0, out=sys.stdout, output=None):
-    """The synthetic concept demo (no model weights), printing to ``out``."""
+    """The sound-scenes concept demo (no model weights), printing to ``out``."""
     from ._demo import run_concept_demo
 
     run_concept_demo(
@@ -852,7 +852,7 @@ def _build_parser():
         "--n-samples",
         type=int,
         default=1000,
-        help="clips of the synthetic concept demo",
+        help="training clips of the sound-scenes concept demo",
     )
     demo.add_argument("--random-state", type=int, default=0)
     _add_common(demo)

@@ -385,14 +385,15 @@ def test_decompose_dimension_mismatch(tmp_path, embeddings_file, capsys):
 # -- demo ----------------------------------------------------------------------
 
 
-def test_synthetic_concept_demo_reports_concepts_and_probe_accuracy():
+def test_sound_scenes_concept_demo_reports_figures_and_concepts():
     out = io.StringIO()
     assert run_demo(n_samples=200, out=out) == 0
     report = out.getvalue()
-    assert "active concepts per clip" in report
-    assert "Top concepts of three clips" in report
-    assert "dense CLAP-like embedding" in report
-    assert "l1_penalty=0.5" in report
+    for text in ("Held-out zero-shot accuracy per factor", "Sparsity sweep",
+                 "top-3 concept precision", "text->audio R@1",
+                 "FineTunedConceptProjector", "Top concepts of 3 held-out clips",
+                 "caption:"):  # fmt: skip
+        assert text in report
 
 
 def test_demo_without_clap_says_how_to_get_a_checkpoint(tmp_path, capsys, monkeypatch):
@@ -404,8 +405,8 @@ def test_demo_without_clap_says_how_to_get_a_checkpoint(tmp_path, capsys, monkey
     out = capsys.readouterr().out
     assert "--clap-checkpoint" in out and "630k-audioset-best" in out
     report = (tmp_path / "report.txt").read_text()
-    assert "Linear probe" in report and "Speaker" not in report
-    for name in ("concept_bars.png", "class_concepts.png", "sparsity_accuracy.png"):
+    assert "Sparsity sweep" in report and "Speaker" not in report
+    for name in ("scenes_concept_bars.png", "scenes_sparsity_sweep.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
 
@@ -420,10 +421,10 @@ def test_demo_quick_end_to_end(tmp_path, tiny_clap, capsys):
     assert out.strip() == report.strip()
     for text in ("Top latent per language", "held-out AUC", "Steering latent",
                  "EER original", "EER SAE reconstructions", "CLAP embeddings",
-                 "pure tone 440 Hz", "Linear probe"):  # fmt: skip
+                 "pure tone 440 Hz", "Sparsity sweep"):  # fmt: skip
         assert text in report
     for name in ("latent_auc.png", "steering_shift.png", "clap_concept_bars.png",
-                 "concept_bars.png", "sparsity_accuracy.png"):  # fmt: skip
+                 "scenes_concept_bars.png", "scenes_sparsity_sweep.png"):  # fmt: skip
         assert (tmp_path / name).stat().st_size > 1000
     ids, X, _, _ = read_table(tmp_path / "speech_embeddings.npz")
     metadata = pd.read_csv(tmp_path / "speech_metadata.csv")
@@ -443,7 +444,7 @@ def test_demo_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
     assert main(argv) == EXIT_OK
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
-    assert "Linear probe" in (tmp_path / "report.txt").read_text()
+    assert "Sparsity sweep" in (tmp_path / "report.txt").read_text()
 
 
 @needs_speech

@@ -8,6 +8,7 @@ from sklearn_audioconcepts import (
     ConceptDecomposer,
     ConceptVocabulary,
     FineTunedConceptProjector,
+    MiniCLAP,
     ResemblyzerEmbedder,
     TitaNetEmbedder,
     TopKSparseAutoencoder,
@@ -101,6 +102,10 @@ ESTIMATORS = [
     CLAPEmbedder(device="cpu", progress=False),
     ResemblyzerEmbedder(device="cpu", progress=False),
     TitaNetEmbedder(device="cpu", progress=False),
+    # MiniCLAP trains on (audio, captions): its tags (two_d_array=False,
+    # string input, required target) likewise leave the API checks;
+    # tests/test_miniclap.py trains and scores it.
+    MiniCLAP(device="cpu", progress=False, random_state=0),
 ]
 
 # Checks that cannot apply, and why.

@@ -1,0 +1,110 @@
+"""make_sound_scenes: a controlled sound world with known factors."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from sklearn_audioconcepts.datasets import make_sound_scenes
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None and shutil.which("espeak") is None,
+    reason="espeak-ng is not installed (apt-get install espeak-ng)",
+)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return make_sound_scenes(240, random_state=0)
+
+
+def test_same_seed_same_world_other_seed_other_world(scenes):
+    again = make_sound_scenes(240, random_state=0)
+    assert again.captions == scenes.captions
+    assert again.factors.equals(scenes.factors)
+    for a, b in zip(again.audio, scenes.audio):
+        np.testing.assert_array_equal(a, b)
+    other = make_sound_scenes(240, random_state=1)
+    assert other.captions != scenes.captions
+    assert not np.array_equal(other.audio[0], scenes.audio[0])
+
+
+def test_shapes_types_and_levels(scenes):
+    assert scenes.sample_rate == 16000
+    assert len(scenes.audio) == len(scenes.captions) == len(scenes.factors) == 240
+    for waveform in scenes.audio:
+        assert waveform.dtype == np.float32 and waveform.shape == (24000,)
+        assert np.isfinite(waveform).all()
+        assert 0.05 < np.abs(waveform).max() <= 1.0
+    loud = scenes.factors["loudness"].to_numpy() == "loud"
+    peaks = np.array([np.abs(w).max() for w in scenes.audio])
+    assert peaks[loud].min() > 5 * peaks[~loud].max()
+
+
+def test_factor_coverage(scenes):
+    factors = scenes.factors
+    assert len(factors.columns) >= 6
+    for name, values in scenes.factor_values.items():
+        assert 2 <= len(values) <= 8
+        # 240 clips draw every value of every factor.
+        assert set(factors[name]) == set(values), name
+    speech = factors["source"] == "speech"
+    assert (factors.loc[~speech, ["language", "voice", "speed"]] == "none").all().all()
+    assert (factors.loc[speech, ["language", "voice", "speed"]] != "none").all().all()
+    # Mixtures of 1, 2 and 3 sources: an event only comes with a background.
+    n_sources = 1 + (factors["background"] != "none") + (factors["event"] != "none")
+    assert set(n_sources) == {1, 2, 3}
+    assert not ((factors["event"] != "none") & (factors["background"] == "none")).any()
+
+
+def test_captions_name_the_factors_in_varied_forms(scenes):
+    assert len(set(scenes.captions)) > 0.9 * len(scenes.captions)
+    for text, row in zip(scenes.captions, scenes.factors.to_dict("records")):
+        lowered = text.lower()
+        assert row["pitch"] in lowered
+        if row["source"] == "speech":
+            assert row["language"].lower() in lowered
+        else:
+            assert row["source"].split()[0] in lowered
+        if row["background"] != "none":
+            assert row["background"] in lowered
+    # Several word orders: the main sound does not always come first.
+    first_words = {text.split()[0] for text in scenes.captions}
+    assert len(first_words) >= 8
+
+
+def test_concepts_and_what_they_assert(scenes):
+    concepts, asserted = scenes.concepts, scenes.concept_factors
+    assert len(concepts) >= 150 and len(set(concepts)) == len(concepts)
+    assert set(asserted) == set(concepts)
+    values = scenes.factor_values
+    singles = [c for c in concepts if len(asserted[c]) == 1]
+    compositions = [c for c in concepts if len(asserted[c]) >= 2]
+    distractors = [
+        c for c in concepts if any(v not in values[f] for f, v in asserted[c].items())
+    ]
+    assert len(compositions) >= 100 and len(distractors) >= 25
+    # Every value of every factor (but "none") is asserted by some concept.
+    for factor, factor_values in values.items():
+        named = {a[factor] for a in asserted.values() if factor in a}
+        assert set(factor_values) - {"none"} <= named, factor
+    assert asserted["pink noise"] == {"background": "pink noise"}
+    assert asserted["dog barking"] == {"source": "dog barking"}
+    assert len(singles) >= 30
+
+
+def test_bad_parameters_raise():
+    with pytest.raises(ValueError, match="n_samples"):
+        make_sound_scenes(0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        make_sound_scenes(2, sample_rate=4000)
+    with pytest.raises(ValueError, match="duration"):
+        make_sound_scenes(2, duration=0.1)
+    with pytest.raises(ValueError, match="max_sources"):
+        make_sound_scenes(2, max_sources=4)
+
+
+def test_one_source_and_other_rate():
+    scenes = make_sound_scenes(20, sample_rate=22050, max_sources=1, random_state=3)
+    assert (scenes.factors["background"] == "none").all()
+    assert scenes.audio[0].shape == (int(round(1.5 * 22050)),)
