@@ -815,7 +815,7 @@ def test_output_folder_that_cannot_be_written(tmp_path, embeddings_file, capsys)
 
 
 def test_check_output_path_accepts_writable_paths(tmp_path):
-    from sklearn_audioconcepts._cli_checks import check_output_path
+    from sklearn_audioconcepts.cli._checks import check_output_path
 
     target = tmp_path / "new" / "deeper" / "sae.skops"
     assert check_output_path(target, (".skops", ".joblib")) == target
@@ -861,7 +861,7 @@ def test_embed_reports_broken_links_and_loops(tmp_path, speech_folder, capsys):
 
 
 def test_audio_files_keeps_unopenable_entries(tmp_path):
-    from sklearn_audioconcepts._cli_checks import audio_files, unreadable
+    from sklearn_audioconcepts.cli._common import audio_files, unreadable
 
     (tmp_path / "a.wav").write_bytes(b"RIFF")
     (tmp_path / "notes.txt").write_text("not audio")
@@ -893,7 +893,7 @@ def test_audio_files_keeps_unopenable_entries(tmp_path):
 def test_warnings_one_line_by_default_none_when_quiet(capsys):
     import logging
 
-    from sklearn_audioconcepts._cli_checks import library_output
+    from sklearn_audioconcepts.cli._common import library_output
 
     def emit():
         warnings.warn("the user's file is truncated", UserWarning, stacklevel=1)
@@ -1014,7 +1014,7 @@ def test_invalid_numeric_values_exit_2_with_usage(argv, capsys):
 
 
 def test_every_numeric_option_has_a_range():
-    from sklearn_audioconcepts._cli_checks import Parser
+    from sklearn_audioconcepts.cli._checks import Parser
 
     with pytest.raises(TypeError, match="no range"):
         Parser().add_argument("--new-option", type=int)
