@@ -1038,3 +1038,18 @@ def test_interrupted_table_write_leaves_no_file(tmp_path, embeddings_file, monke
     argv = ["sae", "transform", str(path), "--model", str(model), "-o", str(out)]
     assert main(argv) == EXIT_INTERRUPTED
     assert sorted(p.name for p in tmp_path.iterdir()) == ["emb.npz", "sae.skops"]
+
+
+def test_vocabulary_texts_that_are_not_utf8_name_the_file(tmp_path, capsys):
+    """Before: a bare UnicodeDecodeError that did not say which file."""
+    from sklearn_audioconcepts.cli import EXIT_FAILURE, main
+
+    texts = tmp_path / "concepts.txt"
+    texts.write_bytes("dog barking\nchien qui aboie\n".encode("utf-16"))
+    argv = ["vocabulary", "-o", str(tmp_path / "vocab.npz"), "--clap-checkpoint",
+            str(tmp_path / "none.pt"), "--texts", str(texts)]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE
+    error = capsys.readouterr().err
+    assert f"could not read concept list '{texts}'" in error
+    assert "not UTF-8" in error
+    assert not (tmp_path / "vocab.npz").exists()

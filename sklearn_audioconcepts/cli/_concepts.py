@@ -23,11 +23,12 @@ def load_vocabulary(args, console):
 
 
 def _embed_concepts(args, console):
+    from .._files import read_text
     from ..data import load_audio_concepts
     from ..vocabulary import ConceptVocabulary
 
     if getattr(args, "texts", None):
-        lines = Path(args.texts).read_text(encoding="utf-8").splitlines()
+        lines = read_text("concept list", args.texts).splitlines()
         names = [line.strip() for line in lines if line.strip()]
     else:
         names = load_audio_concepts(args.sections or None)
