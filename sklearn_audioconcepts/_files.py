@@ -12,6 +12,7 @@ Nothing here unpickles: ``.npz``/``.npy`` files are read with
 import errno
 import json
 import os
+import tempfile
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ __all__ = [
     "load_npy",
     "parse_json",
     "read_text",
+    "replacing",
 ]
 
 # What decoding a damaged file raises (zipfile, zlib, numpy's format readers,
@@ -227,3 +229,28 @@ def parse_json(kind, path, text, *, what="header"):
             kind, path, f"its {what} is a JSON {found}, not an object ({{...}})."
         )
     return value
+
+
+@contextmanager
+def replacing(path, *, suffix=".partial"):
+    """Write a file under a temporary name, then rename it to ``path``.
+
+    Yields the temporary :class:`~pathlib.Path`, in ``path``'s folder (which
+    is created) and named with ``suffix``, for the caller to write. When the
+    block ends normally the file replaces ``path`` in one step; on any error
+    or Ctrl-C it is removed. So a reader (or a rerun) sees the old file or the
+    whole new one, never a partial file under the real name.
+    """
+    path = Path(os.fspath(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=suffix
+    )
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -8,6 +8,9 @@ it back with :func:`read_table`, so any of them can feed the next command.
   ``columns`` (D,) and ``metadata`` (a JSON string: what produced the table).
 - ``.parquet``: an ``id`` column then one float column per feature; the
   metadata goes into the file's key-value metadata. Needs ``pyarrow``.
+
+Tables are written under a temporary name and renamed into place, so an
+interrupted write never leaves a partial file under the real name.
 """
 
 import json
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import FileReadError, load_npz, parse_json, reading
+from ._files import FileReadError, load_npz, parse_json, reading, replacing
 
 __all__ = ["read_table", "write_table", "TABLE_SUFFIXES"]
 
@@ -57,10 +60,8 @@ def write_table(path, ids, values, columns, metadata=None):
         )
     metadata = json.dumps(metadata or {})
     path = Path(path)
-    suffix = _suffix(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".npz":
-        with open(path, "wb") as file:
+    if _suffix(path) == ".npz":
+        with replacing(path) as partial, open(partial, "wb") as file:
             np.savez_compressed(
                 file,
                 ids=ids,
@@ -77,7 +78,8 @@ def write_table(path, ids, values, columns, metadata=None):
     ]
     table = pyarrow.table(arrays, names=["id", *columns])
     table = table.replace_schema_metadata({_METADATA_KEY: metadata.encode()})
-    pyarrow.parquet.write_table(table, path)
+    with replacing(path) as partial:
+        pyarrow.parquet.write_table(table, partial)
     return path
 
 

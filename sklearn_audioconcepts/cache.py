@@ -30,7 +30,6 @@ import errno
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from numbers import Integral
@@ -40,7 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._files import FileReadError, load_npy
+from ._files import FileReadError, load_npy, replacing
 from ._progress import progress_bar
 
 __all__ = ["EmbeddingCache", "cached_transform", "embedder_identity", "file_digest"]
@@ -527,16 +526,11 @@ def _npy_bytes(array):
 
 def _atomic_write(path, data):
     """Write bytes to ``path`` so readers see the old file or the whole new one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # ".tmp": clear() recognises (and ages) the temporary files of writes.
+    with replacing(path, suffix=".tmp") as temporary, open(temporary, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 def _check_paths(X):

@@ -18,7 +18,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from ._files import FileReadError, describe, reading
+from ._files import FileReadError, describe, reading, replacing
 
 __all__ = ["TRUSTED_TYPES", "FileReadError", "load_model", "save_model"]
 
@@ -95,8 +95,8 @@ def save_model(model, path):
             f"Model files are skops archives named *{SUFFIX}: name the file "
             f"'{path.with_suffix(SUFFIX).name}' rather than '{path.name}'."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, path)
+    with replacing(path) as partial:  # never a partial model under its name
+        sio.dump(model, partial)
     return path
 
 

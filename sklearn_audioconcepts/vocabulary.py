@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import FileReadError, load_npz, parse_json
+from ._files import FileReadError, load_npz, parse_json, replacing
 from ._numerics import unit_rows
 from ._validation import check_embeddings
 from ._vocabulary_builders import build_vocabulary, read_tags
@@ -271,12 +271,13 @@ class ConceptVocabulary:
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         header = {"format_version": _FORMAT_VERSION, "metadata": self.metadata}
-        np.savez(
-            path,
-            names=np.array(self.names, dtype=str),
-            embeddings=self.embeddings,
-            header=np.array(json.dumps(header)),
-        )
+        with replacing(path) as partial, open(partial, "wb") as stream:
+            np.savez(
+                stream,
+                names=np.array(self.names, dtype=str),
+                embeddings=self.embeddings,
+                header=np.array(json.dumps(header)),
+            )
         return path
 
     @classmethod

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -890,10 +889,18 @@ def test_audio_files_keeps_unopenable_entries(tmp_path):
 # -- command-line output and Ctrl-C (issue 13, item 8) -------------------------
 
 
-def test_warnings_one_line_by_default_none_when_quiet(capsys):
+def test_warnings_one_line_by_default_none_when_quiet(capsys, monkeypatch):
     import logging
 
     from sklearn_audioconcepts.cli._common import library_output
+
+    # transformers binds its log handler (stream and flush) to the sys.stderr
+    # of its first import, which under pytest may be an earlier test's
+    # capture, closed since: point it at this test's.
+    for handler in logging.getLogger("transformers").handlers:
+        if type(handler) is logging.StreamHandler:
+            monkeypatch.setattr(handler, "stream", sys.stderr)
+            monkeypatch.setattr(handler, "flush", sys.stderr.flush)
 
     def emit():
         warnings.warn("the user's file is truncated", UserWarning, stacklevel=1)
@@ -1023,14 +1030,12 @@ def test_every_numeric_option_has_a_range():
 
 
 def test_interrupted_table_write_leaves_no_file(tmp_path, embeddings_file, monkeypatch):
-    from sklearn_audioconcepts import _tables
-
-    def write_half_then_interrupt(path, *args, **kwargs):
-        Path(path).write_bytes(b"PK half a file")
+    def write_half_then_interrupt(file, *args, **kwargs):
+        file.write(b"PK half a file")
         raise KeyboardInterrupt
 
     path, _ = embeddings_file
-    monkeypatch.setattr(_tables, "write_table", write_half_then_interrupt)
+    monkeypatch.setattr(np, "savez_compressed", write_half_then_interrupt)
     sae = TopKSparseAutoencoder(n_latents=24, k=4, max_epochs=1, random_state=0)
     model = tmp_path / "sae.skops"
     save_model(sae.fit(read_table(path)[1]), model)

