@@ -47,8 +47,8 @@ print(len(train.concepts), "concepts, e.g.", train.concepts[40:43])
 # %%
 # Train a small CLAP
 # ------------------
-# The CLAP objective (symmetric InfoNCE with a learned temperature) pulls each
-# clip towards its own caption and away from the others of its batch.
+# The CLAP objective (symmetric InfoNCE at temperature 0.1) pulls each clip
+# towards its own caption and away from the others of its batch.
 model = MiniCLAP(
     sample_rate=train.sample_rate, max_epochs=30, device="cpu", random_state=0
 )

@@ -152,12 +152,19 @@ class TextTower(nn.Module):
 
 
 class MiniCLAPModule(nn.Module):
-    def __init__(self, n_features, vocabulary_size, width, hidden=512):
+    def __init__(
+        self, n_features, vocabulary_size, width, hidden=512, temperature=None
+    ):
         super().__init__()
         self.audio = AudioTower(n_features, width, hidden)
         self.text = TextTower(vocabulary_size, width)
-        # log of the inverse temperature, CLIP's initial 1 / 0.07
-        self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
+        # log of the inverse temperature: CLIP's initial 1 / 0.07, learned, or
+        # a fixed value (not trained)
+        learned = temperature is None
+        initial = 0.07 if learned else temperature
+        self.logit_scale = nn.Parameter(
+            torch.tensor(float(np.log(1 / initial))), requires_grad=learned
+        )
 
 
 def clap_loss(module, features, tokens):
