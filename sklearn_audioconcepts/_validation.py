@@ -62,3 +62,21 @@ def check_input_features(estimator, input_features):
             f"input_features should have length equal to number of features "
             f"({estimator.n_features_in_}), got {len(given)}"
         )
+
+
+def check_texts(texts):
+    """The texts an embedder's ``embed_text`` takes: a non-empty list of strings."""
+    if isinstance(texts, str):
+        raise TypeError(
+            f"texts must be a list of strings, got a single string {texts!r}; wrap "
+            "it in a list."
+        )
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts is empty: give at least one text to embed.")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(
+                f"texts[{index}] is {text!r}; every text must be a non-empty string."
+            )
+    return texts

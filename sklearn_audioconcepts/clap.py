@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import _clap
 from ._batching import check_rows, embed_pieces, long_input_progress, windows_of
 from ._device import resolve_device
+from ._validation import check_texts
 from .audio import FailureLog, audio_sources
 
 __all__ = ["CLAPEmbedder"]
@@ -259,7 +260,7 @@ pairs, or ndarray of shape (n_clips, n_samples)
             Unit-norm CLAP text embeddings.
         """
         self._validate_params()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         module = self._clap_module()
         batches = [
             _clap.text_embeddings(module, texts[start : start + _TEXT_BATCH_SIZE])
@@ -380,20 +381,3 @@ pairs, or ndarray of shape (n_clips, n_samples)
             )
             self._module_key = key
         return self._module
-
-
-def _check_texts(texts):
-    if isinstance(texts, str):
-        raise TypeError(
-            f"texts must be a list of strings, got a single string {texts!r}; wrap "
-            "it in a list."
-        )
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts is empty: give at least one text to embed.")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(
-                f"texts[{index}] is {text!r}; every text must be a non-empty string."
-            )
-    return texts

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._device import resolve_device
 from ._progress import progress_bar
+from ._validation import check_texts
 from .audio import AudioInputError, FailureLog, audio_sources
 
 __all__ = ["MiniCLAP"]
@@ -335,7 +336,7 @@ pairs, or ndarray of shape (n_clips, n_samples)
 
         check_is_fitted(self)
         self._validate_params()
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         module = self._live_module()
         unknown = sorted(
             {w for text in texts for w in _tokens(text)} - set(self.vocabulary_)
@@ -511,20 +512,3 @@ def _check_captions(captions, n_clips):
                 "at least one word."
             )
     return captions
-
-
-def _check_texts(texts):
-    if isinstance(texts, str):
-        raise TypeError(
-            f"texts must be a list of strings, got a single string {texts!r}; wrap "
-            "it in a list."
-        )
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts is empty: give at least one text to embed.")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(
-                f"texts[{index}] is {text!r}; every text must be a non-empty string."
-            )
-    return texts
