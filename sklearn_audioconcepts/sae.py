@@ -175,6 +175,10 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
        autoencoders", 2024.
     .. [2] J. Pluth, Y. Zhou and V. Gurbani, "Sparse autoencoders on voice
        embeddings", 2025.
+    .. [3] B. Bussmann, P. Leask and N. Nanda, "BatchTopK sparse autoencoders",
+       2024.
+    .. [4] B. Bussmann, N. Nabeshima, A. Karvonen and N. Nanda, "Learning
+       multi-level features with Matryoshka sparse autoencoders", 2025.
 
     Examples
     --------
@@ -190,6 +194,17 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     True
     >>> sae.steer(X[:2], latent=3, delta=1.0).shape
     (2, 16)
+
+    BatchTopK with Matryoshka prefixes: ``k`` latents per row on average, and
+    the first 16 latents reconstruct on their own.
+
+    >>> nested = TopKSparseAutoencoder(n_latents=64, k=4, sparsity="batch_topk",
+    ...                                matryoshka_sizes=[16], max_epochs=5,
+    ...                                device="cpu", random_state=0).fit(X)
+    >>> nested.matryoshka_sizes_.tolist()
+    [16, 64]
+    >>> bool(nested.threshold_ > 0)
+    True
     """
 
     _parameter_constraints: dict = {
