@@ -11,8 +11,18 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device, resolve_dtype
-from ._numerics import cast_finite, max_abs_rows
+from ._numerics import cast_finite
 from ._progress import progress_bar
+from ._sae_support import (
+    LAYER_NORM_EPS,
+    broadcast_edit,
+    check_layer_norm_spread,
+    layer_norm,
+    one_edit,
+    sample_rows,
+    state_to_numpy,
+    state_to_torch,
+)
 from ._validation import check_embeddings, check_input_features
 
 __all__ = ["TopKSparseAutoencoder"]
@@ -20,8 +30,6 @@ __all__ = ["TopKSparseAutoencoder"]
 # Rows used for the geometric median and the data statistics at
 # initialisation (the reference implementation uses 32768).
 _INIT_SAMPLE_SIZE = 32768
-# Layer-norm epsilon of the reference implementation.
-_LAYER_NORM_EPS = 1e-5
 # Normalised MSE of an epoch above which training has diverged: predicting
 # the mean scores 1, and a fresh model is of that order.
 _DIVERGED_NMSE = 1e4
@@ -481,7 +489,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         latents = self._validate_latents(latent)
-        edit, how = _one_edit(value=value, delta=delta, scale=scale)
+        edit, how = one_edit(value=value, delta=delta, scale=scale)
         if how != "delta" and (np.asarray(edit, dtype=np.float64) < 0).any():
             raise ValueError(
                 f"{how} must be nonnegative, got {edit!r}: TopK latents are ReLU "
@@ -491,7 +499,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
                 "against a latent's direction."
             )
         X = self._validate_embeddings(X, reset=False)
-        edit = _broadcast_edit(edit, len(X), len(latents), how)
+        edit = broadcast_edit(edit, len(X), len(latents), how)
         normalized, shift, row_scale = self._normalize(X)
         # Current activation of each steered latent in each row: (n, m).
         current = self._encode(normalized)[:, latents].toarray()
@@ -561,8 +569,8 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         generator = torch.Generator().manual_seed(int(seed))
-        sample_rows = _sample_rows(len(X), _INIT_SAMPLE_SIZE, generator)
-        sample = X[sample_rows].astype(np.float64)
+        rows = sample_rows(len(X), _INIT_SAMPLE_SIZE, generator)
+        sample = X[rows].astype(np.float64)
 
         self.input_scale_, self.layer_norm_mean_, self.layer_norm_std_ = 1.0, 0.0, 1.0
         if self.normalize == "scale":
@@ -571,7 +579,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             largest = float(np.abs(sample).max())
             self.input_scale_ = _sae.data_spread(sample) or largest or 1.0
         elif self.normalize == "layer_norm":
-            _, means, stds = _layer_norm(sample)
+            _, means, stds = layer_norm(sample)
             self.layer_norm_mean_ = float(means.mean())
             self.layer_norm_std_ = float(stds.mean())
         normalized_sample = self._normalize(sample)[0]
@@ -670,7 +678,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         )
         hint = (
             " normalize='layer_norm' divides rows by their standard deviation plus "
-            f"{_LAYER_NORM_EPS:g}, which shrinks rows of tinier spread."
+            f"{LAYER_NORM_EPS:g}, which shrinks rows of tinier spread."
             if self.normalize == "layer_norm"
             else ""
         )
@@ -696,7 +704,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         self.samples_since_fired_ = model.samples_since_fired.cpu().numpy().copy()
         self.threshold_ = float(model.threshold)
         self._threshold_updates = int(model.threshold_updates)
-        self._optimizer_state = _state_to_numpy(self._optimizer.state_dict())
+        self._optimizer_state = state_to_numpy(self._optimizer.state_dict())
 
     def _live_model(self, *, training=False):
         """The torch module on the chosen device, rebuilt after unpickling."""
@@ -732,7 +740,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         if training and getattr(self, "_optimizer", None) is None:
             self._optimizer = _sae.make_optimizer(model, self.lr)
             if self._optimizer_state is not None:
-                self._optimizer.load_state_dict(_state_to_torch(self._optimizer_state))
+                self._optimizer.load_state_dict(state_to_torch(self._optimizer_state))
         return model, getattr(self, "_optimizer", None)
 
     # -- encoding helpers ------------------------------------------------------
@@ -822,14 +830,14 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         """Normalised rows and the (shift, scale) that map them back."""
         X = np.asarray(X, dtype=np.float64)
         if self.normalize == "layer_norm":
-            normalized, means, stds = _layer_norm(X)
-            _check_layer_norm_spread(stds)
-            return normalized, means[:, None], (stds + _LAYER_NORM_EPS)[:, None]
+            normalized, means, stds = layer_norm(X)
+            check_layer_norm_spread(stds)
+            return normalized, means[:, None], (stds + LAYER_NORM_EPS)[:, None]
         return X / self.input_scale_, 0.0, self.input_scale_
 
     def _inverse_scale(self):
         if self.normalize == "layer_norm":
-            return self.layer_norm_std_ + _LAYER_NORM_EPS
+            return self.layer_norm_std_ + LAYER_NORM_EPS
         return self.input_scale_
 
     def _codes_matrix(self, codes):
@@ -895,105 +903,3 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     def _output_dtype(self, array, what):
         numpy_dtype, _ = resolve_dtype(self.dtype)
         return cast_finite(array, numpy_dtype, what=what)
-
-
-def _layer_norm(X):
-    """Rows centred on their mean and divided by their std (+ eps), as in Gao et al.
-
-    Statistics are computed on each row divided by its largest magnitude, so
-    rows near 1e155 do not overflow in the squares of the standard deviation.
-    """
-    largest = max_abs_rows(X)
-    unit = np.where(largest > 0, largest, 1.0)
-    scaled = X / unit[:, None]
-    scaled_means = scaled.mean(axis=1)
-    centred = scaled - scaled_means[:, None]
-    scaled_stds = centred.std(axis=1, ddof=1) if X.shape[1] > 1 else np.zeros(len(X))
-    normalized = centred / (scaled_stds + _LAYER_NORM_EPS / unit)[:, None]
-    return normalized, scaled_means * unit, scaled_stds * unit
-
-
-def _check_layer_norm_spread(stds):
-    """Refuse rows whose standard deviation the layer-norm epsilon would swamp.
-
-    Rows of zero spread (constant rows) normalise to zero whatever the
-    epsilon; rows of nonzero spread below it would be shrunk toward zero, so
-    their codes would hardly depend on them.
-    """
-    tiny = np.flatnonzero((stds > 0) & (stds < _LAYER_NORM_EPS))
-    if len(tiny):
-        raise ValueError(
-            f"normalize='layer_norm' divides each row by its standard deviation "
-            f"plus {_LAYER_NORM_EPS:g} (Gao et al.'s epsilon); {len(tiny)} row(s) of "
-            f"X have a standard deviation below that epsilon (first: "
-            f"{tiny[:5].tolist()}), so the epsilon rather than the row would set "
-            "their scale. Rescale X or use normalize='scale' (scale-free)."
-        )
-
-
-def _sample_rows(n_rows, n_sample, generator):
-    import torch
-
-    if n_rows <= n_sample:
-        return np.arange(n_rows)
-    return np.sort(torch.randperm(n_rows, generator=generator)[:n_sample].numpy())
-
-
-def _state_to_numpy(state):
-    """A copy of an optimizer state dict with every tensor as a NumPy array.
-
-    NumPy rather than CPU tensors: the fitted state then holds no torch
-    object, so skops.io can persist it (it refuses tensors) and it loads on
-    any device.
-    """
-    import torch
-
-    if isinstance(state, torch.Tensor):
-        return state.detach().cpu().numpy().copy()
-    if isinstance(state, dict):
-        return {key: _state_to_numpy(value) for key, value in state.items()}
-    if isinstance(state, list | tuple):
-        return type(state)(_state_to_numpy(value) for value in state)
-    return state
-
-
-def _state_to_torch(state):
-    """Inverse of :func:`_state_to_numpy`: arrays back to (CPU) tensors."""
-    import torch
-
-    if isinstance(state, np.ndarray):
-        return torch.from_numpy(state.copy())
-    if isinstance(state, dict):
-        return {key: _state_to_torch(value) for key, value in state.items()}
-    if isinstance(state, list | tuple):
-        return type(state)(_state_to_torch(value) for value in state)
-    return state
-
-
-def _one_edit(*, value, delta, scale):
-    given = {
-        name: edit
-        for name, edit in (("value", value), ("delta", delta), ("scale", scale))
-        if edit is not None
-    }
-    if len(given) != 1:
-        raise ValueError(
-            "Give exactly one of value=, delta= or scale= to steer "
-            f"(got {sorted(given) or 'none'})."
-        )
-    ((how, edit),) = given.items()
-    return edit, how
-
-
-def _broadcast_edit(edit, n_samples, n_latents, how):
-    edit = np.asarray(edit, dtype=np.float64)
-    try:
-        edit = np.broadcast_to(edit, (n_samples, n_latents))
-    except ValueError:
-        raise ValueError(
-            f"{how} must be a scalar, one value per steered latent ({n_latents}) or "
-            f"an array of shape ({n_samples}, {n_latents}); got shape {edit.shape}."
-        ) from None
-    if not np.isfinite(edit).all():
-        raise ValueError(f"{how} contains NaN or infinity.")
-    return edit
