@@ -159,8 +159,9 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         Training samples since each latent last fired (drives the AuxK loss).
     history_ : list of dict
         One record per epoch (per :meth:`partial_fit` call): ``epoch``,
-        ``loss``, ``nmse`` (normalised MSE), ``aux_loss``, ``dead_fraction``,
-        ``n_samples``, ``n_steps``.
+        ``loss``, ``nmse`` (normalised MSE of the full code), ``aux_loss``,
+        ``dead_fraction``, ``n_samples``, ``n_steps``. With Matryoshka
+        prefixes ``loss`` averages the prefixes' normalised MSEs.
     n_iter_ : int
         Epochs run (``partial_fit`` calls count one each).
     n_steps_ : int
@@ -746,7 +747,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     # -- encoding helpers ------------------------------------------------------
 
     def _encode(self, normalized):
-        """CSR matrix (float64-free: the working dtype) of the codes."""
+        """Codes of normalised rows, as a CSR matrix in the working dtype."""
         from . import _sae
 
         self._check_unchanged()
