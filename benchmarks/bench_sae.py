@@ -28,6 +28,14 @@ Run from the repository root::
     python benchmarks/bench_sae.py                 # L = 4, 8, 16, 32 x 192
     python benchmarks/bench_sae.py --device cuda --n-samples 262144
     python benchmarks/bench_sae.py --quick         # a few seconds
+    python benchmarks/bench_sae.py --variants      # TopK / BatchTopK / Matryoshka
+
+``--variants`` compares reconstruction rather than speed: the estimator
+trained with ``sparsity`` "topk" and "batch_topk", each with and without
+Matryoshka prefixes (L/8, L/2, L), on planted atoms used with Zipf-like
+frequencies, and prints held-out FVU (fraction of variance unexplained),
+the FVU of the first L/8 latents alone, mean and maximum L0, the fraction of
+latents that fire on no held-out row, and seconds per epoch.
 
 On a small shared machine, run it when nothing else is busy and consider
 ``--threads 1``; the load average is printed with the results.
@@ -87,8 +95,16 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="[0]")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--quick", action="store_true", help="L=4d, d=64, N=2048")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="compare TopK, BatchTopK and Matryoshka quality (N=8192, d=64, L=8d, "
+        "k=8 unless given)",
+    )
+    parser.add_argument("--epochs", type=int, default=20, help="for --variants [20]")
     args = parser.parse_args(argv)
-    preset = QUICK if args.quick else DEFAULTS
+    # --variants has its own defaults (compare_variants).
+    preset = {} if args.variants else QUICK if args.quick else DEFAULTS
     for name, value in preset.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -417,8 +433,104 @@ def report(results, names):
     return "\n".join(lines)
 
 
+def make_skewed_data(n_samples, n_features, seed):
+    """Planted unit atoms used with Zipf-like frequencies, plus noise.
+
+    A few atoms explain most of the variance, which is what Matryoshka
+    prefixes can learn first.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    n_atoms, n_active = 4 * n_features, 8
+    atoms = torch.randn(n_atoms, n_features, generator=generator)
+    atoms /= atoms.norm(dim=1, keepdim=True)
+    frequency = 1.0 / torch.arange(1, n_atoms + 1, dtype=torch.float64) ** 1.2
+    chosen = torch.multinomial(
+        frequency.expand(n_samples, -1), n_active, generator=generator
+    )
+    weights = torch.rand(n_samples, n_active, generator=generator) + 0.5
+    X = F.embedding_bag(chosen, atoms, per_sample_weights=weights, mode="sum")
+    X += 0.05 * torch.randn(n_samples, n_features, generator=generator)
+    return X.double().numpy()
+
+
+def compare_variants(args):
+    """Held-out quality of the four training variants on the same data."""
+    from sklearn_audioconcepts import TopKSparseAutoencoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    n_samples = args.n_samples or 8192
+    n_features = args.n_features or 64
+    k = args.k or 8
+    n_latents = 8 * n_features
+    X = make_skewed_data(n_samples + 2048, n_features, args.seed)
+    train, test = X[:n_samples], X[n_samples:]
+    total = ((test - test.mean(0)) ** 2).sum()
+    first = n_latents // 8
+    rows = []
+    for sparsity in ("topk", "batch_topk"):
+        for sizes in (None, [n_latents // 8, n_latents // 2]):
+            sae = TopKSparseAutoencoder(
+                n_latents=n_latents,
+                k=k,
+                sparsity=sparsity,
+                matryoshka_sizes=sizes,
+                aux_k=min(args.aux_k, n_latents // 2),
+                batch_size=args.batch_size,
+                max_epochs=args.epochs,
+                device=args.device,
+                progress=False,
+                random_state=args.seed,
+            )
+            start = time.perf_counter()
+            sae.fit(train)
+            seconds = (time.perf_counter() - start) / args.epochs
+            codes = sae.transform(test)
+            l0 = (codes > 0).sum(axis=1)
+            dead_fraction = float(((codes > 0).sum(axis=0) == 0).mean())
+            fvu = ((test - sae.inverse_transform(codes)) ** 2).sum() / total
+            codes[:, first:] = 0
+            fvu_first = ((test - sae.inverse_transform(codes)) ** 2).sum() / total
+            rows.append(
+                {
+                    "sparsity": sparsity,
+                    "matryoshka": "-" if sizes is None else str(sizes),
+                    "fvu": float(fvu),
+                    f"fvu_first_{first}": float(fvu_first),
+                    "mean_l0": float(l0.mean()),
+                    "max_l0": int(l0.max()),
+                    "dead_fraction": dead_fraction,
+                    "s_per_epoch": seconds,
+                }
+            )
+    header = (
+        f"{'sparsity':<11}{'matryoshka':<12}{'FVU':>7}{f'FVU[:{first}]':>10}"
+        f"{'L0 mean':>9}{'L0 max':>8}{'dead':>7}{'s/epoch':>9}"
+    )
+    lines = [
+        f"Variants: N={n_samples} train / 2048 held out, d={n_features}, "
+        f"L={n_latents}, k={k}, {args.epochs} epochs, batch {args.batch_size}, "
+        f"device {args.device}",
+        header,
+    ]
+    for row in rows:
+        lines.append(
+            f"{row['sparsity']:<11}{row['matryoshka']:<12}{row['fvu']:>7.3f}"
+            f"{row[f'fvu_first_{first}']:>10.3f}{row['mean_l0']:>9.2f}"
+            f"{row['max_l0']:>8d}{row['dead_fraction']:>7.3f}"
+            f"{row['s_per_epoch']:>9.3f}"
+        )
+    text = "\n".join(lines)
+    print(text)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"variants": rows, "table": text}, indent=2))
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.variants:
+        return compare_variants(args)
     names = list(args.implementations)
     results = {
         "machine": machine_info(args),

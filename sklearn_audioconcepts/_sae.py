@@ -34,6 +34,23 @@ the ``B L d`` of backpropagating through the dense pre-activations), and the
 decoder is an ``embedding_bag`` over the ``k`` active rows instead of a dense
 ``(B, L) @ (L, d)`` product. The dense pre-activations are computed once,
 without autograd, only to pick the top ``k``.
+
+Two variants share this core (``sparsity`` and ``matryoshka_sizes`` of
+:class:`TopKSAE`):
+
+* **BatchTopK** (Bussmann et al., 2024): training keeps the ``k * B``
+  largest pre-activations of the whole batch, so samples get varying numbers
+  of latents (``k`` on average). A running mean of the smallest positive
+  selected activation per batch becomes a threshold, and encoding outside
+  training keeps the pre-activations above it (a JumpReLU), row by row, so a
+  code does not depend on the other rows of its batch.
+* **Matryoshka** (Bussmann et al., 2025): latents ``0 .. m_i - 1`` must each
+  reconstruct the input on their own, for user-given prefix sizes ``m_i``;
+  the loss is the mean of the prefixes' normalised MSEs.
+
+Codes are carried as (sample, latent) pairs in sample-major order plus each
+sample's offset, so both variants keep the sparse backward and the
+``embedding_bag`` decoder: a varying count per sample is just another offset.
 """
 
 import math
@@ -98,15 +115,44 @@ class TopKSAE(nn.Module):
     n_latents : int
         Dictionary size ``L``.
     k : int
-        Active latents per sample.
+        Active latents per sample (on average over a batch for BatchTopK).
+    sparsity : {"topk", "batch_topk"}
+        Per-sample TopK, or TopK over the batch with a learned threshold.
+    matryoshka_sizes : sequence of int or None
+        Increasing prefix sizes, the last equal to ``n_latents``; each
+        prefix is trained to reconstruct alone. ``None``: only the full code.
     dtype : torch.dtype
     device : torch.device or str
     """
 
-    def __init__(self, n_features, n_latents, k, *, dtype=torch.float32, device="cpu"):
+    def __init__(
+        self,
+        n_features,
+        n_latents,
+        k,
+        *,
+        sparsity="topk",
+        matryoshka_sizes=None,
+        dtype=torch.float32,
+        device="cpu",
+    ):
         super().__init__()
+        if sparsity not in ("topk", "batch_topk"):
+            raise ValueError(
+                f"sparsity must be 'topk' or 'batch_topk', got {sparsity!r}"
+            )
+        sizes = None if matryoshka_sizes is None else tuple(map(int, matryoshka_sizes))
+        if sizes is not None and (
+            sizes[-1] != n_latents or any(a >= b for a, b in zip(sizes, sizes[1:]))
+        ):
+            raise ValueError(
+                f"matryoshka_sizes must increase and end at n_latents={n_latents}, "
+                f"got {list(sizes)}"
+            )
         options = {"dtype": dtype, "device": device}
         self.k = int(k)
+        self.sparsity = sparsity
+        self.matryoshka_sizes = sizes
         self.pre_bias = nn.Parameter(torch.zeros(n_features, **options))
         self.encoder_weight = nn.Parameter(
             torch.zeros(n_latents, n_features, **options)
@@ -122,6 +168,12 @@ class TopKSAE(nn.Module):
         self.register_buffer(
             "samples_since_fired",
             torch.zeros(n_latents, dtype=torch.long, device=device),
+        )
+        # BatchTopK's inference threshold and the number of batches averaged
+        # into it (unused by per-sample TopK).
+        self.register_buffer("threshold", torch.zeros((), **options))
+        self.register_buffer(
+            "threshold_updates", torch.zeros((), dtype=torch.long, device=device)
         )
 
     @property
@@ -144,6 +196,71 @@ class TopKSAE(nn.Module):
         values, indices = torch.topk(self.pre_activations(x), k or self.k, dim=1)
         return indices, values.clamp_min_(0.0)
 
+    @torch.no_grad()
+    def select(self, pre):
+        """The training-time code of a batch from its dense pre-activations.
+
+        Returns
+        -------
+        samples, latents : torch.Tensor of shape (n_active,), int64
+            Active (sample, latent) pairs, sorted by sample.
+        offsets : torch.Tensor of shape (batch,), int64
+            Where each sample's pairs start (``embedding_bag`` offsets).
+        """
+        n_samples, n_latents = pre.shape
+        if self.sparsity == "batch_topk":
+            n_active = min(self.k * n_samples, pre.numel())
+            _, flat = torch.topk(pre.reshape(-1), n_active, sorted=False)
+            flat, _ = torch.sort(flat)
+            samples = torch.div(flat, n_latents, rounding_mode="floor")
+            latents = flat - samples * n_latents
+        else:
+            _, indices = torch.topk(pre, self.k, dim=1, sorted=False)
+            samples = torch.arange(n_samples, device=pre.device)
+            samples = samples.repeat_interleave(self.k)
+            latents = indices.reshape(-1)
+        offsets = torch.searchsorted(
+            samples, torch.arange(n_samples, device=pre.device)
+        )
+        return samples, latents, offsets
+
+    @torch.no_grad()
+    def encode_code(self, x):
+        """Inference code as (offsets, latents, values), one row at a time.
+
+        TopK: the ``k`` largest per row (values may be 0). BatchTopK: the
+        positive pre-activations above the learned ``threshold``, so a row's
+        code does not depend on the rest of its batch.
+        """
+        if self.sparsity == "batch_topk":
+            pre = self.pre_activations(x)
+            active = (pre > self.threshold) & (pre > 0)
+            samples, latents = torch.nonzero(active, as_tuple=True)
+            values = pre[samples, latents]
+            counts = active.sum(dim=1)
+        else:
+            indices, values = self.encode(x)
+            latents, values = indices.reshape(-1), values.reshape(-1)
+            counts = torch.full((len(x),), self.k, device=x.device)
+        offsets = torch.zeros(len(x) + 1, dtype=torch.long, device=x.device)
+        offsets[1:] = torch.cumsum(counts, 0)
+        return offsets, latents, values
+
+    @torch.no_grad()
+    def update_threshold_(self, values):
+        """Fold a batch's smallest positive selected activation into the threshold.
+
+        A plain running mean over the first 100 batches, then an exponential
+        one (weight 1/100), so the estimate follows the encoder as it trains
+        without remembering its untrained start forever.
+        """
+        positive = values[values > 0]
+        if not len(positive):
+            return
+        self.threshold_updates.add_(1)
+        rate = 1.0 / self.threshold_updates.clamp(max=100).to(self.threshold.dtype)
+        self.threshold.add_(rate * (positive.min() - self.threshold))
+
     def decode(self, indices, values):
         """``W_dec^T z + b_pre`` from the sparse code, as an embedding bag."""
         decoded = F.embedding_bag(
@@ -151,14 +268,20 @@ class TopKSAE(nn.Module):
         )
         return decoded + self.pre_bias
 
-    def selected_pre_activations(self, x, pre, indices):
-        """``pre`` at ``indices`` (B, m), differentiable w.r.t. the parameters.
+    def selected_pre_activations(self, x, pre, samples, latents):
+        """``pre[samples, latents]``, differentiable w.r.t. the parameters.
 
         ``pre`` are the dense pre-activations of ``x`` computed without
         autograd; the backward pass touches only the selected entries.
         """
         return _SelectedPreActivations.apply(
-            x, self.pre_bias, self.encoder_weight, self.encoder_bias, pre, indices
+            x,
+            self.pre_bias,
+            self.encoder_weight,
+            self.encoder_bias,
+            pre,
+            samples,
+            latents,
         )
 
     @torch.no_grad()
@@ -179,32 +302,31 @@ class TopKSAE(nn.Module):
 class _SelectedPreActivations(torch.autograd.Function):
     """Gather selected pre-activations; backward as a sparse outer product.
 
-    With ``g`` the (B, m) gradient of the selected values and ``S`` the sparse
+    The selection is a list of (sample, latent) pairs, any number per sample
+    (TopK's ``k``, BatchTopK's varying counts, AuxK's extra latents). With
+    ``g`` the gradient of the selected values and ``S`` the sparse
     (L, B) matrix holding ``g`` at (latent, sample), the gradients are
     ``dW_enc = S (x - b_pre)``, ``db_enc = S 1`` and ``db_pre = -db_enc W_enc``
     (the reference implementation's trick: reduce before the mat-vec): work in
-    ``B m d`` rather than the dense ``B L d``.
+    ``n_pairs d`` rather than the dense ``B L d``.
     """
 
     @staticmethod
-    def forward(ctx, x, pre_bias, encoder_weight, encoder_bias, pre, indices):
-        ctx.save_for_backward(x, pre_bias, encoder_weight, indices)
-        return pre.gather(1, indices)
+    def forward(ctx, x, pre_bias, encoder_weight, encoder_bias, pre, samples, latents):
+        ctx.save_for_backward(x, pre_bias, encoder_weight, samples, latents)
+        return pre[samples, latents]
 
     @staticmethod
     def backward(ctx, grad_values):
-        x, pre_bias, encoder_weight, indices = ctx.saved_tensors
-        n_samples, n_selected = indices.shape
+        x, pre_bias, encoder_weight, samples, latents = ctx.saved_tensors
+        n_samples = len(x)
         n_latents = encoder_weight.shape[0]
-        latents = indices.reshape(-1)
-        grads = grad_values.reshape(-1).to(encoder_weight.dtype)
+        grads = grad_values.to(encoder_weight.dtype)
         grad_bias = torch.zeros(
             n_latents, dtype=encoder_weight.dtype, device=encoder_weight.device
         ).index_add_(0, latents, grads)
         grad_weight = None
         if ctx.needs_input_grad[2]:
-            samples = torch.arange(n_samples, device=indices.device)
-            samples = samples.repeat_interleave(n_selected)
             selection = torch.sparse_coo_tensor(
                 torch.stack([latents, samples]),
                 grads,
@@ -213,7 +335,7 @@ class _SelectedPreActivations(torch.autograd.Function):
             )
             grad_weight = torch.sparse.mm(selection, x - pre_bias)
         grad_pre_bias = -(grad_bias @ encoder_weight)
-        return None, grad_pre_bias, grad_weight, grad_bias, None, None
+        return None, grad_pre_bias, grad_weight, grad_bias, None, None, None
 
 
 @torch.no_grad()
@@ -310,11 +432,12 @@ def compute_loss(model, x, *, mse_scale, aux_k=0, aux_coef=0.0, dead_threshold=N
     -------
     loss, scaled_mse, aux_loss : torch.Tensor (0-d)
         Total loss (with graph), and its two terms (detached).
-    indices, values : torch.Tensor of shape (batch, k)
-        The TopK code (values detached).
+    latents, values : torch.Tensor of shape (n_active,)
+        The training code as (sample-major) pairs: latent indices and their
+        activations (detached).
     """
     pre = model.pre_activations(x)
-    _, indices = torch.topk(pre, model.k, dim=1, sorted=False)
+    samples, latents, offsets = model.select(pre)
 
     # Dead latents (before this batch's update, as in the reference): those
     # not fired for more than dead_threshold samples.
@@ -324,25 +447,54 @@ def compute_loss(model, x, *, mse_scale, aux_k=0, aux_coef=0.0, dead_threshold=N
         if bool(dead_mask.any()):
             aux_indices = _aux_code(pre, dead_mask, aux_k)
 
-    # One sparse backward for the TopK and AuxK selections together.
-    selected = indices if aux_indices is None else torch.cat([indices, aux_indices], 1)
-    selected_values = model.selected_pre_activations(x, pre, selected).relu()
+    # One sparse backward for the main and AuxK selections together.
+    n_active = len(latents)
+    if aux_indices is None:
+        all_samples, all_latents = samples, latents
+    else:
+        aux_samples = torch.arange(len(x), device=x.device)
+        aux_samples = aux_samples.repeat_interleave(aux_indices.shape[1])
+        all_samples = torch.cat([samples, aux_samples])
+        all_latents = torch.cat([latents, aux_indices.reshape(-1)])
+    selected_values = model.selected_pre_activations(
+        x, pre, all_samples, all_latents
+    ).relu()
     del pre
-    values = selected_values[:, : model.k]
-    reconstruction = model.decode(indices, values)
+    values = selected_values[:n_active]
+
+    def reconstruct(weights):
+        decoded = F.embedding_bag(
+            latents,
+            model.decoder_weight,
+            offsets,
+            per_sample_weights=weights,
+            mode="sum",
+        )
+        return decoded + model.pre_bias
+
+    reconstruction = reconstruct(values)
     scaled_mse = ((reconstruction - x) ** 2).mean() * mse_scale
     loss = scaled_mse
+    if model.matryoshka_sizes is not None:
+        # Each proper prefix decodes from its own active latents only; the
+        # full code is the last prefix. The mean keeps the loss on the scale
+        # of a single normalised MSE, so lr means the same with or without.
+        prefix_losses = [
+            ((reconstruct(values * (latents < size)) - x) ** 2).mean() * mse_scale
+            for size in model.matryoshka_sizes[:-1]
+        ]
+        loss = torch.stack([*prefix_losses, scaled_mse]).mean()
     aux_loss = torch.zeros((), dtype=x.dtype, device=x.device)
     if aux_indices is not None:
         aux_reconstruction = F.embedding_bag(
             aux_indices,
             model.decoder_weight,
-            per_sample_weights=selected_values[:, model.k :],
+            per_sample_weights=selected_values[n_active:].reshape(aux_indices.shape),
             mode="sum",
         )
         aux_loss = _normalized_mse(aux_reconstruction, x - reconstruction.detach())
         loss = loss + aux_coef * aux_loss
-    return loss, scaled_mse.detach(), aux_loss.detach(), indices, values.detach()
+    return loss, scaled_mse.detach(), aux_loss.detach(), latents, values.detach()
 
 
 def training_step(model, optimizer, x, **loss_options):
@@ -357,20 +509,22 @@ def training_step(model, optimizer, x, **loss_options):
     fired : torch.Tensor of shape (n_latents,), bool
         Latents active on at least one sample of the batch.
     """
-    loss, scaled_mse, aux_loss, indices, values = compute_loss(model, x, **loss_options)
+    loss, scaled_mse, aux_loss, latents, values = compute_loss(model, x, **loss_options)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     model.project_decoder_grad_()
     optimizer.step()
     model.normalize_decoder_()
-    fired = _update_firing(model, indices, values, len(x))
+    fired = _update_firing(model, latents, values, len(x))
+    if model.sparsity == "batch_topk":
+        model.update_threshold_(values)
     return loss.detach(), scaled_mse, aux_loss, fired
 
 
 @torch.no_grad()
-def _update_firing(model, indices, values, n_samples):
-    fired = torch.zeros(model.n_latents, dtype=torch.bool, device=indices.device)
-    fired[indices[values > 0]] = True
+def _update_firing(model, latents, values, n_samples):
+    fired = torch.zeros(model.n_latents, dtype=torch.bool, device=latents.device)
+    fired[latents[values > 0]] = True
     model.samples_since_fired.add_(n_samples).masked_fill_(fired, 0)
     return fired
 
@@ -452,21 +606,30 @@ def train_epoch(
 
 
 @torch.no_grad()
-def encode_batches(model, X, *, batch_size, k=None):
-    """Sparse codes of all rows of ``X`` in batches, as two numpy arrays.
+def encode_batches(model, X, *, batch_size):
+    """Sparse codes of all rows of ``X`` in batches, as CSR arrays.
+
+    Each row is encoded on its own terms (:meth:`TopKSAE.encode_code`), so
+    the result does not depend on ``batch_size``.
 
     Returns
     -------
-    indices : ndarray of shape (n_samples, k), int64
-    values : ndarray of shape (n_samples, k), nonnegative
+    indptr : ndarray of shape (n_samples + 1,), int64
+    indices : ndarray of shape (nnz,), int64
+        Latents of each row (TopK: ``k`` per row, some values maybe 0).
+    values : ndarray of shape (nnz,), nonnegative, of the model's dtype
     """
     device, dtype = model.pre_bias.device, model.pre_bias.dtype
-    k = k or model.k
-    indices = np.empty((len(X), k), dtype=np.int64)
-    values = np.empty((len(X), k), dtype=np.dtype(str(dtype).removeprefix("torch.")))
+    indptr, indices, values = [np.zeros(1, dtype=np.int64)], [], []
     for start in range(0, len(X), batch_size):
         x = torch.as_tensor(X[start : start + batch_size]).to(device, dtype)
-        batch_indices, batch_values = model.encode(x, k)
-        indices[start : start + len(x)] = batch_indices.cpu().numpy()
-        values[start : start + len(x)] = batch_values.cpu().numpy()
-    return indices, values
+        offsets, latents, batch_values = model.encode_code(x)
+        indptr.append(offsets[1:].cpu().numpy() + indptr[-1][-1])
+        indices.append(latents.cpu().numpy())
+        values.append(batch_values.cpu().numpy())
+    numpy_dtype = np.dtype(str(dtype).removeprefix("torch."))
+    return (
+        np.concatenate(indptr).astype(np.int64),
+        np.concatenate(indices or [np.zeros(0)]).astype(np.int64),
+        np.concatenate(values or [np.zeros(0)]).astype(numpy_dtype),
+    )

@@ -11,8 +11,18 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device, resolve_dtype
-from ._numerics import cast_finite, max_abs_rows
+from ._numerics import cast_finite
 from ._progress import progress_bar
+from ._sae_support import (
+    LAYER_NORM_EPS,
+    broadcast_edit,
+    check_layer_norm_spread,
+    layer_norm,
+    one_edit,
+    sample_rows,
+    state_to_numpy,
+    state_to_torch,
+)
 from ._validation import check_embeddings, check_input_features
 
 __all__ = ["TopKSparseAutoencoder"]
@@ -20,8 +30,6 @@ __all__ = ["TopKSparseAutoencoder"]
 # Rows used for the geometric median and the data statistics at
 # initialisation (the reference implementation uses 32768).
 _INIT_SAMPLE_SIZE = 32768
-# Layer-norm epsilon of the reference implementation.
-_LAYER_NORM_EPS = 1e-5
 # Normalised MSE of an epoch above which training has diverged: predicting
 # the mean scores 1, and a fresh model is of that order.
 _DIVERGED_NMSE = 1e4
@@ -55,7 +63,24 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     expansion_factor : float, default=8
         ``L / n_features`` when ``n_latents`` is None (rounded, at least 1).
     k : int, default=32
-        Active latents per sample; at most ``n_latents``.
+        Active latents per sample; at most ``n_latents``. With
+        ``sparsity="batch_topk"``, the mean number per training sample.
+    sparsity : {"topk", "batch_topk"}, default="topk"
+        ``"topk"`` keeps the ``k`` largest pre-activations of each sample.
+        ``"batch_topk"`` (BatchTopK, Bussmann et al. 2024) keeps the ``k *
+        batch`` largest of each training batch, so samples that need more
+        latents get more; training also learns ``threshold_``, the running
+        mean of each batch's smallest kept activation, and :meth:`transform`
+        keeps the activations above it, row by row (the code of a row does
+        not depend on the other rows given with it).
+    matryoshka_sizes : array-like of int or None, default=None
+        Matryoshka training (Bussmann et al., 2025): increasing prefix sizes
+        ``m_1 < m_2 < ...``; latents ``0 .. m_i - 1`` must reconstruct the
+        input on their own, so early latents learn general features and
+        later ones refinements. The loss is the mean of the prefixes'
+        normalised MSEs. ``n_latents_`` is appended when the last size is
+        below it. Works with either ``sparsity``. ``None`` trains the full
+        code only.
     aux_k : int, default=256
         Dead latents used by the AuxK loss per sample (fewer when fewer are
         dead). 0 turns the AuxK loss off.
@@ -121,6 +146,12 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         codes back with them (0.0 and 1.0 otherwise).
     n_latents_ : int
         Dictionary size used.
+    matryoshka_sizes_ : ndarray of int or None
+        Prefix sizes trained, ending at `n_latents_` (None without
+        Matryoshka training).
+    threshold_ : float
+        ``sparsity="batch_topk"``: activations at or below it are zeroed by
+        :meth:`transform` (in normalised units). 0.0 for ``"topk"``.
     dead_latents_ : ndarray of int
         Latents that fired on no sample during the last epoch (last
         :meth:`partial_fit` call).
@@ -128,8 +159,9 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         Training samples since each latent last fired (drives the AuxK loss).
     history_ : list of dict
         One record per epoch (per :meth:`partial_fit` call): ``epoch``,
-        ``loss``, ``nmse`` (normalised MSE), ``aux_loss``, ``dead_fraction``,
-        ``n_samples``, ``n_steps``.
+        ``loss``, ``nmse`` (normalised MSE of the full code), ``aux_loss``,
+        ``dead_fraction``, ``n_samples``, ``n_steps``. With Matryoshka
+        prefixes ``loss`` averages the prefixes' normalised MSEs.
     n_iter_ : int
         Epochs run (``partial_fit`` calls count one each).
     n_steps_ : int
@@ -152,6 +184,10 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
        autoencoders", 2024.
     .. [2] J. Pluth, Y. Zhou and V. Gurbani, "Sparse autoencoders on voice
        embeddings", 2025.
+    .. [3] B. Bussmann, P. Leask and N. Nanda, "BatchTopK sparse autoencoders",
+       2024.
+    .. [4] B. Bussmann, N. Nabeshima, A. Karvonen and N. Nanda, "Learning
+       multi-level features with Matryoshka sparse autoencoders", 2025.
 
     Examples
     --------
@@ -167,12 +203,25 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     True
     >>> sae.steer(X[:2], latent=3, delta=1.0).shape
     (2, 16)
+
+    BatchTopK with Matryoshka prefixes: ``k`` latents per row on average, and
+    the first 16 latents reconstruct on their own.
+
+    >>> nested = TopKSparseAutoencoder(n_latents=64, k=4, sparsity="batch_topk",
+    ...                                matryoshka_sizes=[16], max_epochs=5,
+    ...                                device="cpu", random_state=0).fit(X)
+    >>> nested.matryoshka_sizes_.tolist()
+    [16, 64]
+    >>> bool(nested.threshold_ > 0)
+    True
     """
 
     _parameter_constraints: dict = {
         "n_latents": [Interval(Integral, 1, None, closed="left"), None],
         "expansion_factor": [Interval(Real, 0, None, closed="neither")],
         "k": [Interval(Integral, 1, None, closed="left")],
+        "sparsity": [StrOptions({"topk", "batch_topk"})],
+        "matryoshka_sizes": ["array-like", None],
         "aux_k": [Interval(Integral, 0, None, closed="left")],
         "aux_coef": [Interval(Real, 0, None, closed="left")],
         "dead_samples_threshold": [Interval(Integral, 1, None, closed="left")],
@@ -193,6 +242,8 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         n_latents=None,
         expansion_factor=8,
         k=32,
+        sparsity="topk",
+        matryoshka_sizes=None,
         aux_k=256,
         aux_coef=1 / 32,
         dead_samples_threshold=2048,
@@ -209,6 +260,8 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         self.n_latents = n_latents
         self.expansion_factor = expansion_factor
         self.k = k
+        self.sparsity = sparsity
+        self.matryoshka_sizes = matryoshka_sizes
         self.aux_k = aux_k
         self.aux_coef = aux_coef
         self.dead_samples_threshold = dead_samples_threshold
@@ -314,12 +367,13 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         codes : ndarray or scipy.sparse.csr_matrix of shape (n_samples, `n_latents_`)
-            Nonnegative latents, at most ``k`` nonzero per row.
+            Nonnegative latents: at most ``k`` nonzero per row with
+            ``sparsity="topk"``; those above ``threshold_`` with
+            ``"batch_topk"`` (``k`` per row on average on training data).
         """
         check_is_fitted(self)
         X = self._validate_embeddings(X, reset=False)
-        indices, values = self._encode(self._normalize(X)[0])
-        return self._codes_matrix(indices, values)
+        return self._codes_matrix(self._encode(self._normalize(X)[0]))
 
     def inverse_transform(self, X):
         """Decode latent codes back to embeddings.
@@ -436,7 +490,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         latents = self._validate_latents(latent)
-        edit, how = _one_edit(value=value, delta=delta, scale=scale)
+        edit, how = one_edit(value=value, delta=delta, scale=scale)
         if how != "delta" and (np.asarray(edit, dtype=np.float64) < 0).any():
             raise ValueError(
                 f"{how} must be nonnegative, got {edit!r}: TopK latents are ReLU "
@@ -446,12 +500,10 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
                 "against a latent's direction."
             )
         X = self._validate_embeddings(X, reset=False)
-        edit = _broadcast_edit(edit, len(X), len(latents), how)
+        edit = broadcast_edit(edit, len(X), len(latents), how)
         normalized, shift, row_scale = self._normalize(X)
-        indices, values = self._encode(normalized)
         # Current activation of each steered latent in each row: (n, m).
-        current = ((indices[:, :, None] == latents) * values[:, :, None]).sum(1)
-        current = current.astype(np.float64)
+        current = self._encode(normalized)[:, latents].toarray()
         if how == "value":
             change = edit - current
         elif how == "delta":
@@ -512,13 +564,14 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
                 f"k={self.k} active latents cannot exceed n_latents={n_latents}. "
                 "Lower k or raise n_latents (or expansion_factor)."
             )
+        matryoshka_sizes = self._check_matryoshka_sizes(n_latents)
         device = resolve_device(self.device)
         _, torch_dtype = resolve_dtype(self.dtype)
 
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         generator = torch.Generator().manual_seed(int(seed))
-        sample_rows = _sample_rows(len(X), _INIT_SAMPLE_SIZE, generator)
-        sample = X[sample_rows].astype(np.float64)
+        rows = sample_rows(len(X), _INIT_SAMPLE_SIZE, generator)
+        sample = X[rows].astype(np.float64)
 
         self.input_scale_, self.layer_norm_mean_, self.layer_norm_std_ = 1.0, 0.0, 1.0
         if self.normalize == "scale":
@@ -527,7 +580,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             largest = float(np.abs(sample).max())
             self.input_scale_ = _sae.data_spread(sample) or largest or 1.0
         elif self.normalize == "layer_norm":
-            _, means, stds = _layer_norm(sample)
+            _, means, stds = layer_norm(sample)
             self.layer_norm_mean_ = float(means.mean())
             self.layer_norm_std_ = float(stds.mean())
         normalized_sample = self._normalize(sample)[0]
@@ -535,7 +588,13 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         self._mse_scale = 1.0 / variance if variance > 0 else 1.0
 
         model = _sae.TopKSAE(
-            n_features, n_latents, self.k, dtype=torch_dtype, device=device
+            n_features,
+            n_latents,
+            self.k,
+            sparsity=self.sparsity,
+            matryoshka_sizes=matryoshka_sizes,
+            dtype=torch_dtype,
+            device=device,
         )
         _sae.initialize_from_data(model, torch.from_numpy(normalized_sample), generator)
         self._model = model
@@ -543,6 +602,8 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         self._generator_state = generator.get_state().numpy()
         self._optimizer_state = None
         self.n_latents_ = n_latents
+        self.matryoshka_sizes_ = matryoshka_sizes
+        self._fit_k, self._fit_sparsity = self.k, self.sparsity
         self.history_ = []
         self.n_iter_ = 0
         self.n_steps_ = 0
@@ -552,6 +613,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
 
         from . import _sae
 
+        self._check_unchanged(training=True)
         model, optimizer = self._live_model(training=True)
         generator = torch.Generator()
         generator.set_state(torch.from_numpy(self._generator_state.copy()))
@@ -617,7 +679,7 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         )
         hint = (
             " normalize='layer_norm' divides rows by their standard deviation plus "
-            f"{_LAYER_NORM_EPS:g}, which shrinks rows of tinier spread."
+            f"{LAYER_NORM_EPS:g}, which shrinks rows of tinier spread."
             if self.normalize == "layer_norm"
             else ""
         )
@@ -641,7 +703,9 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         self.encoder_bias_ = to_numpy(model.encoder_bias)
         self.pre_bias_ = to_numpy(model.pre_bias)
         self.samples_since_fired_ = model.samples_since_fired.cpu().numpy().copy()
-        self._optimizer_state = _state_to_numpy(self._optimizer.state_dict())
+        self.threshold_ = float(model.threshold)
+        self._threshold_updates = int(model.threshold_updates)
+        self._optimizer_state = state_to_numpy(self._optimizer.state_dict())
 
     def _live_model(self, *, training=False):
         """The torch module on the chosen device, rebuilt after unpickling."""
@@ -656,7 +720,9 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
             model = _sae.TopKSAE(
                 self.n_features_in_,
                 self.n_latents_,
-                self.k,
+                self._fitted_k(),
+                sparsity=self._fitted_sparsity(),
+                matryoshka_sizes=self.matryoshka_sizes_,
                 dtype=torch_dtype,
                 device=device,
             )
@@ -668,38 +734,96 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
                 model.samples_since_fired.copy_(
                     torch.from_numpy(self.samples_since_fired_)
                 )
+                model.threshold.fill_(self.threshold_)
+                model.threshold_updates.fill_(self._threshold_updates)
             self._model = model
             self._optimizer = None
         if training and getattr(self, "_optimizer", None) is None:
             self._optimizer = _sae.make_optimizer(model, self.lr)
             if self._optimizer_state is not None:
-                self._optimizer.load_state_dict(_state_to_torch(self._optimizer_state))
+                self._optimizer.load_state_dict(state_to_torch(self._optimizer_state))
         return model, getattr(self, "_optimizer", None)
 
     # -- encoding helpers ------------------------------------------------------
 
     def _encode(self, normalized):
+        """Codes of normalised rows, as a CSR matrix in the working dtype."""
         from . import _sae
 
+        self._check_unchanged()
         model, _ = self._live_model()
-        if model.k != self.k:
-            raise ValueError(
-                f"k was changed to {self.k} after fitting with k={model.k}; refit "
-                "(or set k back) before encoding."
+        indptr, indices, values = _sae.encode_batches(
+            model, normalized, batch_size=self.batch_size
+        )
+        return sp.csr_matrix(
+            (values, indices, indptr), shape=(len(normalized), self.n_latents_)
+        )
+
+    def _check_unchanged(self, *, training=False):
+        """Refuse parameters that shape the fitted model once they changed.
+
+        ``k`` and ``sparsity`` decide what a code is; ``matryoshka_sizes``
+        decides what training optimises (checked before further training).
+        """
+        changed = [
+            (name, getattr(self, name), fitted)
+            for name, fitted in (
+                ("k", self._fitted_k()),
+                ("sparsity", self._fitted_sparsity()),
             )
-        return _sae.encode_batches(model, normalized, batch_size=self.batch_size)
+            if getattr(self, name) != fitted
+        ]
+        if training:
+            sizes = self._check_matryoshka_sizes(self.n_latents_)
+            fitted_sizes = self.matryoshka_sizes_
+            if (sizes is None) != (fitted_sizes is None) or (
+                sizes is not None and not np.array_equal(sizes, fitted_sizes)
+            ):
+                changed.append(
+                    ("matryoshka_sizes", self.matryoshka_sizes, fitted_sizes)
+                )
+        if changed:
+            name, now, fitted = changed[0]
+            raise ValueError(
+                f"{name} was changed to {now!r} after fitting with {fitted!r}; refit "
+                f"(or set {name} back) before {'training' if training else 'encoding'}."
+            )
+
+    def _fitted_k(self):
+        # Recorded at initialisation: after unpickling the live module is
+        # rebuilt from these, not from parameters set since.
+        return getattr(self, "_fit_k", self.k)
+
+    def _fitted_sparsity(self):
+        return getattr(self, "_fit_sparsity", self.sparsity)
+
+    def _check_matryoshka_sizes(self, n_latents):
+        """Validated prefix sizes ending at ``n_latents``, or None."""
+        if self.matryoshka_sizes is None:
+            return None
+        sizes = np.asarray(self.matryoshka_sizes)
+        if (
+            sizes.ndim != 1
+            or sizes.size == 0
+            or not np.issubdtype(sizes.dtype, np.integer)
+        ):
+            raise ValueError(
+                "matryoshka_sizes must be a non-empty list of integers (prefix sizes), "
+                f"got {self.matryoshka_sizes!r}."
+            )
+        if sizes[0] < 1 or (np.diff(sizes) <= 0).any() or sizes[-1] > n_latents:
+            raise ValueError(
+                f"matryoshka_sizes must be strictly increasing prefix sizes between 1 "
+                f"and n_latents={n_latents}, got {sizes.tolist()}. Give e.g. "
+                f"[{max(1, n_latents // 8)}, {max(1, n_latents // 2)}, {n_latents}]."
+            )
+        if sizes[-1] < n_latents:
+            sizes = np.append(sizes, n_latents)
+        return sizes.astype(np.int64)
 
     def _reconstruct(self, X):
         normalized, shift, row_scale = self._normalize(X)
-        indices, values = self._encode(normalized)
-        codes = sp.csr_matrix(
-            (
-                values.ravel().astype(np.float64),
-                indices.ravel(),
-                np.arange(0, indices.size + 1, max(indices.shape[1], 1)),
-            ),
-            shape=(len(indices), self.n_latents_),
-        )
+        codes = self._encode(normalized).astype(np.float64)
         decoded = np.asarray(codes @ self.components_) + self.pre_bias_
         return decoded * row_scale + shift
 
@@ -707,35 +831,22 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
         """Normalised rows and the (shift, scale) that map them back."""
         X = np.asarray(X, dtype=np.float64)
         if self.normalize == "layer_norm":
-            normalized, means, stds = _layer_norm(X)
-            _check_layer_norm_spread(stds)
-            return normalized, means[:, None], (stds + _LAYER_NORM_EPS)[:, None]
+            normalized, means, stds = layer_norm(X)
+            check_layer_norm_spread(stds)
+            return normalized, means[:, None], (stds + LAYER_NORM_EPS)[:, None]
         return X / self.input_scale_, 0.0, self.input_scale_
 
     def _inverse_scale(self):
         if self.normalize == "layer_norm":
-            return self.layer_norm_std_ + _LAYER_NORM_EPS
+            return self.layer_norm_std_ + LAYER_NORM_EPS
         return self.input_scale_
 
-    def _codes_matrix(self, indices, values):
-        n_samples = len(indices)
+    def _codes_matrix(self, codes):
         if self.output == "sparse":
-            order = np.argsort(indices, axis=1)
-            indices = np.take_along_axis(indices, order, axis=1)
-            values = np.take_along_axis(values, order, axis=1)
-            codes = sp.csr_matrix(
-                (
-                    values.ravel(),
-                    indices.ravel(),
-                    np.arange(0, n_samples * indices.shape[1] + 1, indices.shape[1]),
-                ),
-                shape=(n_samples, self.n_latents_),
-            )
+            codes.sort_indices()
             codes.eliminate_zeros()
             return codes
-        codes = np.zeros((n_samples, self.n_latents_), dtype=values.dtype)
-        np.put_along_axis(codes, indices, values, axis=1)
-        return codes
+        return codes.toarray()
 
     # -- validation ------------------------------------------------------------
 
@@ -793,107 +904,3 @@ class TopKSparseAutoencoder(TransformerMixin, BaseEstimator):
     def _output_dtype(self, array, what):
         numpy_dtype, _ = resolve_dtype(self.dtype)
         return cast_finite(array, numpy_dtype, what=what)
-
-
-def _layer_norm(X):
-    """Rows centred on their mean and divided by their std (+ eps), as in Gao et al.
-
-    Statistics are computed on each row divided by its largest magnitude, so
-    rows near 1e155 do not overflow in the squares of the standard deviation.
-    """
-    largest = max_abs_rows(X)
-    unit = np.where(largest > 0, largest, 1.0)
-    scaled = X / unit[:, None]
-    scaled_means = scaled.mean(axis=1)
-    centred = scaled - scaled_means[:, None]
-    scaled_stds = (
-        centred.std(axis=1, ddof=1) if X.shape[1] > 1 else np.zeros(len(X))
-    )
-    normalized = centred / (scaled_stds + _LAYER_NORM_EPS / unit)[:, None]
-    return normalized, scaled_means * unit, scaled_stds * unit
-
-
-def _check_layer_norm_spread(stds):
-    """Refuse rows whose standard deviation the layer-norm epsilon would swamp.
-
-    Rows of zero spread (constant rows) normalise to zero whatever the
-    epsilon; rows of nonzero spread below it would be shrunk toward zero, so
-    their codes would hardly depend on them.
-    """
-    tiny = np.flatnonzero((stds > 0) & (stds < _LAYER_NORM_EPS))
-    if len(tiny):
-        raise ValueError(
-            f"normalize='layer_norm' divides each row by its standard deviation "
-            f"plus {_LAYER_NORM_EPS:g} (Gao et al.'s epsilon); {len(tiny)} row(s) of "
-            f"X have a standard deviation below that epsilon (first: "
-            f"{tiny[:5].tolist()}), so the epsilon rather than the row would set "
-            "their scale. Rescale X or use normalize='scale' (scale-free)."
-        )
-
-
-def _sample_rows(n_rows, n_sample, generator):
-    import torch
-
-    if n_rows <= n_sample:
-        return np.arange(n_rows)
-    return np.sort(torch.randperm(n_rows, generator=generator)[:n_sample].numpy())
-
-
-def _state_to_numpy(state):
-    """A copy of an optimizer state dict with every tensor as a NumPy array.
-
-    NumPy rather than CPU tensors: the fitted state then holds no torch
-    object, so skops.io can persist it (it refuses tensors) and it loads on
-    any device.
-    """
-    import torch
-
-    if isinstance(state, torch.Tensor):
-        return state.detach().cpu().numpy().copy()
-    if isinstance(state, dict):
-        return {key: _state_to_numpy(value) for key, value in state.items()}
-    if isinstance(state, list | tuple):
-        return type(state)(_state_to_numpy(value) for value in state)
-    return state
-
-
-def _state_to_torch(state):
-    """Inverse of :func:`_state_to_numpy`: arrays back to (CPU) tensors."""
-    import torch
-
-    if isinstance(state, np.ndarray):
-        return torch.from_numpy(state.copy())
-    if isinstance(state, dict):
-        return {key: _state_to_torch(value) for key, value in state.items()}
-    if isinstance(state, list | tuple):
-        return type(state)(_state_to_torch(value) for value in state)
-    return state
-
-
-def _one_edit(*, value, delta, scale):
-    given = {
-        name: edit
-        for name, edit in (("value", value), ("delta", delta), ("scale", scale))
-        if edit is not None
-    }
-    if len(given) != 1:
-        raise ValueError(
-            "Give exactly one of value=, delta= or scale= to steer "
-            f"(got {sorted(given) or 'none'})."
-        )
-    ((how, edit),) = given.items()
-    return edit, how
-
-
-def _broadcast_edit(edit, n_samples, n_latents, how):
-    edit = np.asarray(edit, dtype=np.float64)
-    try:
-        edit = np.broadcast_to(edit, (n_samples, n_latents))
-    except ValueError:
-        raise ValueError(
-            f"{how} must be a scalar, one value per steered latent ({n_latents}) or "
-            f"an array of shape ({n_samples}, {n_latents}); got shape {edit.shape}."
-        ) from None
-    if not np.isfinite(edit).all():
-        raise ValueError(f"{how} contains NaN or infinity.")
-    return edit

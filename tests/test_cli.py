@@ -276,6 +276,25 @@ def test_sae_fit_transform_steer(tmp_path, embeddings_file):
     assert main(argv) == EXIT_FAILURE  # out of range: the estimator's message
 
 
+def test_sae_fit_batch_topk_matryoshka(tmp_path, embeddings_file):
+    path, X = embeddings_file
+    model = tmp_path / "sae.skops"
+    argv = ["sae", "fit", str(path), "-o", str(model), "--n-latents", "24", "--k",
+            "4", "--max-epochs", "3", "--device", "cpu", "--sparsity", "batch_topk",
+            "--matryoshka-sizes", "6", "12", "--quiet"]  # fmt: skip
+    assert main(argv) == EXIT_OK
+    sae = load_model(model, expected=TopKSparseAutoencoder)
+    assert sae.sparsity == "batch_topk" and sae.threshold_ > 0
+    assert sae.matryoshka_sizes_.tolist() == [6, 12, 24]
+    latents = tmp_path / "z.npz"
+    argv = ["sae", "transform", str(path), "--model", str(model), "-o", str(latents)]
+    assert main(argv) == EXIT_OK
+    np.testing.assert_allclose(read_table(latents)[1], sae.transform(X), rtol=1e-6)
+    argv = ["sae", "fit", str(path), "-o", str(model), "--n-latents", "24",
+            "--matryoshka-sizes", "12", "6", "--device", "cpu", "--quiet"]  # fmt: skip
+    assert main(argv) == EXIT_FAILURE  # the estimator's message
+
+
 def test_sae_transform_rejects_other_models(tmp_path, embeddings_file, capsys):
     path, _ = embeddings_file
     joblib.dump({"not": "a model"}, tmp_path / "x.joblib")

@@ -83,6 +83,29 @@ ESTIMATORS = [
         progress=False,
         random_state=0,
     ),
+    # The two training variants of issue 17 over the same core: BatchTopK
+    # (per-sample transform through the learned threshold) and Matryoshka
+    # prefixes (the last size is appended to reach n_latents).
+    TopKSparseAutoencoder(
+        n_latents=8,
+        k=2,
+        sparsity="batch_topk",
+        max_epochs=3,
+        batch_size=32,
+        device="cpu",
+        progress=False,
+        random_state=0,
+    ),
+    TopKSparseAutoencoder(
+        n_latents=8,
+        k=2,
+        matryoshka_sizes=[2, 4],
+        max_epochs=3,
+        batch_size=32,
+        device="cpu",
+        progress=False,
+        random_state=0,
+    ),
     FineTunedConceptProjector(
         ConceptDecomposer(RandomVocabulary()),
         class_embeddings=RandomClassPrompts(),

@@ -45,6 +45,11 @@ def _sparse_sae(data):
     return _sae(data).set_params(output="sparse", normalize="layer_norm")
 
 
+def _variant_sae(data):
+    # BatchTopK's threshold and the Matryoshka sizes are fitted state too.
+    return _sae(data).set_params(sparsity="batch_topk", matryoshka_sizes=[8, 16])
+
+
 def _projector(data):
     return FineTunedConceptProjector(
         ConceptDecomposer(data["vocabulary"]),
@@ -70,6 +75,11 @@ CASES = {
         False,
     ),
     "TopKSparseAutoencoder-sparse": (_sparse_sae, ["transform", "reconstruct"], 0),
+    "TopKSparseAutoencoder-variants": (
+        _variant_sae,
+        ["transform", "inverse_transform", "reconstruct", "score"],
+        False,
+    ),
     "FineTunedConceptProjector": (
         _projector,
         ["transform", "predict_proba", "predict"],
@@ -176,11 +186,12 @@ def test_embedders_persist_their_parameters_and_never_a_model(embedder, tmp_path
     )
 
 
+@pytest.mark.parametrize("make", [_sae, _variant_sae])
 @pytest.mark.parametrize("how", ["pickle", "skops"])
-def test_autoencoder_training_state_survives_persistence(how, data):
+def test_autoencoder_training_state_survives_persistence(how, make, data):
     """partial_fit after loading continues exactly where the original would."""
     X = data["X"]
-    original = _sae(data).fit(X[:60])
+    original = make(data).fit(X[:60])
     if how == "pickle":
         loaded = pickle.loads(pickle.dumps(original))
     else:
@@ -191,6 +202,7 @@ def test_autoencoder_training_state_survives_persistence(how, data):
     loaded.partial_fit(X[60:])
     np.testing.assert_array_equal(loaded.components_, original.components_)
     np.testing.assert_array_equal(loaded.transform(X), original.transform(X))
+    assert loaded.threshold_ == original.threshold_
 
 
 def _torch_objects(value, seen=None):

@@ -555,3 +555,218 @@ def test_steering_to_negative_activations_is_refused(fitted, planted):
     codes[0, np.flatnonzero(codes[0])[0]] = -1.0
     with pytest.raises(ValueError, match="codes must be nonnegative"):
         fitted.inverse_transform(codes)
+
+
+# ------------------------------------ BatchTopK and Matryoshka (issue 17)
+
+
+def dense_variant_loss(model, x, code_mask, sizes, mse_scale):
+    """Mean over prefixes of the normalised MSE, through dense autograd."""
+    pre = (x - model.pre_bias) @ model.encoder_weight.T + model.encoder_bias
+    code = pre.relu() * code_mask
+    losses = []
+    for size in sizes:
+        prefix = code[:, :size] @ model.decoder_weight[:size] + model.pre_bias
+        losses.append(((prefix - x) ** 2).mean() * mse_scale)
+    return torch.stack(losses).mean()
+
+
+@pytest.mark.parametrize(
+    "sparsity, sizes", [("batch_topk", None), ("topk", [5, 12]), ("batch_topk", [3])]
+)
+def test_variant_sparse_backward_matches_dense_autograd(sparsity, sizes):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 12, generator=generator, dtype=torch.float64)
+    model = _sae.TopKSAE(
+        12,
+        30,
+        4,
+        sparsity=sparsity,
+        matryoshka_sizes=None if sizes is None else [*sizes, 30],
+        dtype=torch.float64,
+    )
+    _sae.initialize_from_data(model, x, generator)
+    with torch.no_grad():
+        model.encoder_bias.copy_(torch.randn(30, generator=generator) * 0.1)
+
+    loss, _, _, latents, values = _sae.compute_loss(model, x, mse_scale=1.7)
+    loss.backward()
+    ours = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+
+    pre = model.pre_activations(x)
+    if sparsity == "batch_topk":
+        # The k * B largest of the whole batch: counts vary per sample.
+        flat = torch.topk(pre.reshape(-1), 4 * 40).indices
+        mask = torch.zeros(40 * 30, dtype=torch.float64)
+        mask[flat] = 1.0
+        mask = mask.reshape(40, 30)
+        assert len(set(mask.sum(1).tolist())) > 1
+    else:
+        mask = torch.zeros_like(pre).scatter(1, torch.topk(pre, 4, dim=1).indices, 1.0)
+    assert len(latents) == int(mask.sum())
+    reference = dense_variant_loss(model, x, mask, [*(sizes or []), 30], 1.7)
+    reference.backward()
+    torch.testing.assert_close(loss, reference)
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(ours[name], parameter.grad, msg=name)
+
+
+def test_core_rejects_bad_variants():
+    with pytest.raises(ValueError, match="sparsity"):
+        _sae.TopKSAE(4, 8, 2, sparsity="jump")
+    with pytest.raises(ValueError, match="increase and end at n_latents=8"):
+        _sae.TopKSAE(4, 8, 2, matryoshka_sizes=[4, 6])
+
+
+@pytest.fixture(scope="module")
+def batch_topk(planted):
+    X, _ = planted
+    sae = TopKSparseAutoencoder(
+        n_latents=96,
+        k=3,
+        sparsity="batch_topk",
+        lr=4e-3,
+        max_epochs=30,
+        batch_size=128,
+        device="cpu",
+        progress=False,
+        random_state=0,
+    )
+    return sae.fit(X)
+
+
+def test_batch_topk_mean_l0_near_k_and_varies(batch_topk, planted):
+    X, _ = planted
+    codes = batch_topk.transform(X)
+    l0 = (codes > 0).sum(axis=1)
+    # The threshold stands in for the batch selection: k on average.
+    assert 2.5 <= l0.mean() <= 3.5
+    assert l0.max() > 3  # rows that need more latents get more
+    assert batch_topk.threshold_ > 0
+    assert batch_topk.score(X) > 0.9
+    # The threshold is applied: every nonzero activation lies above it.
+    assert codes[codes > 0].min() > batch_topk.threshold_ * (1 - 1e-6)
+
+
+def test_batch_topk_transform_is_per_sample(batch_topk, planted):
+    X, _ = planted
+    together = batch_topk.transform(X[:50])
+    alone = np.vstack([batch_topk.transform(X[i : i + 1]) for i in range(50)])
+    # Same codes (up to float32 rounding of differently blocked products).
+    np.testing.assert_array_equal(together > 0, alone > 0)
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
+    other_batches = clone_fitted(batch_topk).set_params(batch_size=7)
+    np.testing.assert_allclose(
+        other_batches.transform(X[:50]), together, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_batch_topk_sparse_output_steer_and_names(batch_topk, planted):
+    X, _ = planted
+    dense = batch_topk.transform(X[:40])
+    sparse = clone_fitted(batch_topk).set_params(output="sparse")
+    codes = sparse.transform(X[:40])
+    assert sp.issparse(codes) and codes.nnz == np.count_nonzero(dense)
+    np.testing.assert_allclose(codes.toarray(), dense)
+    latent = int(np.argmax((dense > 0).sum(0)))
+    steered = batch_topk.steer(X[:40], latent, delta=0.5)
+    moved = steered - X[:40]
+    expected = 0.5 * batch_topk.components_[latent] * batch_topk.input_scale_
+    np.testing.assert_allclose(moved, np.broadcast_to(expected, moved.shape), atol=1e-5)
+    names = batch_topk.get_feature_names_out()
+    assert len(names) == 96 and names[0] == "latent_0"
+
+
+def prefix_fvu(sae, X, size):
+    """Fraction of variance unexplained when only latents below ``size`` decode."""
+    codes = sae.transform(X)
+    codes[:, size:] = 0
+    error = ((X - sae.inverse_transform(codes)) ** 2).sum()
+    return error / ((X - X.mean(0)) ** 2).sum()
+
+
+@pytest.fixture(scope="module")
+def skewed():
+    """Planted atoms used with Zipf-like frequencies: a few explain most."""
+    rng = np.random.default_rng(0)
+    atoms = rng.standard_normal((48, 32))
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    frequency = 1.0 / np.arange(1, 49) ** 1.5
+    codes = np.zeros((2000, 48))
+    for row in codes:
+        chosen = rng.choice(48, 3, replace=False, p=frequency / frequency.sum())
+        row[chosen] = rng.uniform(0.5, 1.5, 3)
+    return codes @ atoms + 0.3
+
+
+@pytest.mark.parametrize("sparsity", ["topk", "batch_topk"])
+def test_matryoshka_prefixes_each_reconstruct(skewed, sparsity):
+    X = skewed
+    params = dict(
+        n_latents=96,
+        k=3,
+        sparsity=sparsity,
+        lr=4e-3,
+        max_epochs=30,
+        batch_size=128,
+        device="cpu",
+        progress=False,
+        random_state=0,
+    )
+    nested = TopKSparseAutoencoder(matryoshka_sizes=[4, 16, 48], **params).fit(X)
+    plain = TopKSparseAutoencoder(**params).fit(X)
+    np.testing.assert_array_equal(nested.matryoshka_sizes_, [4, 16, 48, 96])
+    fvus = [prefix_fvu(nested, X, size) for size in (4, 16, 48, 96)]
+    # Each prefix reconstructs on its own, better the larger it is (measured:
+    # 0.67, 0.30, 0.12, 0.06 for topk); a plain model's first 16 latents are
+    # no such summary (0.85), and the full code costs little (0.054).
+    assert fvus[0] > fvus[1] > fvus[2] > fvus[3]
+    assert fvus[1] < 0.4
+    assert fvus[1] < 0.5 * prefix_fvu(plain, X, 16)
+    assert fvus[3] < prefix_fvu(plain, X, 96) + 0.03
+    assert all(np.isfinite(record["loss"]) for record in nested.history_)
+
+
+def test_variants_partial_fit_continues(planted):
+    X, _ = planted
+    sae = small_sae(sparsity="batch_topk", matryoshka_sizes=[8], lr=4e-3)
+    for chunk in np.array_split(X, 4):
+        sae.partial_fit(chunk)
+    first_threshold, first_updates = sae.threshold_, sae._threshold_updates
+    assert first_updates == sum(len(range(0, len(c), 64)) for c in np.array_split(X, 4))
+    restored = pickle.loads(pickle.dumps(sae))
+    restored.partial_fit(X[:500])
+    assert restored._threshold_updates == first_updates + 8
+    assert restored.threshold_ != first_threshold
+    assert restored.n_iter_ == 5
+    np.testing.assert_array_equal(restored.matryoshka_sizes_, [8, 32])
+
+
+def test_variant_parameter_errors(planted, batch_topk):
+    X = planted[0][:200]
+    with pytest.raises(InvalidParameterError, match="'sparsity' parameter"):
+        small_sae(sparsity="jumprelu").fit(X)
+    with pytest.raises(ValueError, match="strictly increasing.*got \\[8, 8\\]"):
+        small_sae(matryoshka_sizes=[8, 8]).fit(X)
+    with pytest.raises(ValueError, match="between 1 and n_latents=32, got \\[8, 40\\]"):
+        small_sae(matryoshka_sizes=[8, 40]).fit(X)
+    with pytest.raises(ValueError, match="between 1"):
+        small_sae(matryoshka_sizes=[0, 8]).fit(X)
+    with pytest.raises(ValueError, match="non-empty list of integers"):
+        small_sae(matryoshka_sizes=[2.5]).fit(X)
+    with pytest.raises(ValueError, match="non-empty list of integers"):
+        small_sae(matryoshka_sizes=[]).fit(X)
+    with pytest.raises(ValueError, match="sparsity was changed to 'topk'"):
+        clone_fitted(batch_topk).set_params(sparsity="topk").transform(X)
+    sae = small_sae(matryoshka_sizes=[8]).fit(X)
+    with pytest.raises(ValueError, match="matryoshka_sizes was changed"):
+        sae.set_params(matryoshka_sizes=[4]).partial_fit(X)
+    # After unpickling too: the fitted k, not the parameter, builds the model.
+    restored = pickle.loads(pickle.dumps(small_sae().fit(X)))
+    with pytest.raises(ValueError, match="k was changed to 5"):
+        restored.set_params(k=5).transform(X)
+
+
+def clone_fitted(sae):
+    return pickle.loads(pickle.dumps(sae))

@@ -176,6 +176,7 @@ _NUMERIC_OPTIONS = {
     "n_latents": _number(int, 1, text="at least 1"),
     "k": _number(int, 1, text="at least 1"),
     "aux_k": _number(int, 0, text="at least 0"),
+    "matryoshka_sizes": _number(int, 1, text="at least 1"),
     "max_epochs": _number(int, 1, text="at least 1"),
     "n_samples": _number(int, 20, text="at least 20"),
     "latent": _number(int, 0, text="a latent index, at least 0"),

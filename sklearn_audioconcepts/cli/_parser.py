@@ -195,6 +195,21 @@ def build_parser():
     fit.add_argument("--n-latents", type=int, default=None)
     fit.add_argument("--expansion-factor", type=float, default=8)
     fit.add_argument("--k", type=int, default=32)
+    fit.add_argument(
+        "--sparsity",
+        choices=["topk", "batch_topk"],
+        default="topk",
+        help="TopK per sample, or BatchTopK (k per sample on average, a learned "
+        "threshold at transform) [topk]",
+    )
+    fit.add_argument(
+        "--matryoshka-sizes",
+        type=int,
+        nargs="+",
+        metavar="M",
+        help="Matryoshka prefix sizes (increasing): each prefix of the latents is "
+        "trained to reconstruct alone",
+    )
     fit.add_argument("--aux-k", type=int, default=256)
     fit.add_argument("--lr", type=float, default=1e-3)
     fit.add_argument("--batch-size", type=int, default=256)

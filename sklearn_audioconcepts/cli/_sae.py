@@ -31,6 +31,8 @@ def cmd_sae(args, console):
             n_latents=args.n_latents,
             expansion_factor=args.expansion_factor,
             k=args.k,
+            sparsity=args.sparsity,
+            matryoshka_sizes=args.matryoshka_sizes,
             aux_k=args.aux_k,
             lr=args.lr,
             batch_size=args.batch_size,
