@@ -155,7 +155,9 @@ def test_fake_esc50_layout_end_to_end(script, tmp_path):
                 t = np.arange(640)
                 audio = np.sin(2 * np.pi * k * t / 64) + 0.3 * rng.standard_normal(640)
                 soundfile.write(tmp_path / "audio" / filename, 0.5 * audio, 8000)
-                rows.append((filename, fold, target, name, False, f"{target}{take}", "A"))
+                rows.append(
+                    (filename, fold, target, name, False, f"{target}{take}", "A")
+                )
     columns = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
     pd.DataFrame(rows, columns=columns).to_csv(
         tmp_path / "meta" / "esc50.csv", index=False
@@ -163,9 +165,21 @@ def test_fake_esc50_layout_end_to_end(script, tmp_path):
     threads = torch.get_num_threads()
     try:
         results = script.main(
-            ["--quick", "--threads", "1", "--dataset", str(tmp_path),
-             "--layout", "esc50", "--embedder", "fake-sine", "--bootstrap", "50",
-             "--fine-tune-epochs", "3"],  # fmt: skip
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--dataset",
+                str(tmp_path),
+                "--layout",
+                "esc50",
+                "--embedder",
+                "fake-sine",
+                "--bootstrap",
+                "50",
+                "--fine-tune-epochs",
+                "3",
+            ],  # fmt: skip
             embedder=_SineEmbedder(class_bins),
         )
     finally:
