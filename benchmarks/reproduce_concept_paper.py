@@ -15,7 +15,14 @@ For dense audio embeddings and their sparse concept decompositions
 5. **Top-5 concept distributions per class**: the concepts most often among
    a clip's five most prominent, per class.
 
-Two data sources:
+After the sweep (solved per vocabulary with ``concept_path``, warm-started)
+the paper's tables are printed with its numbers beside ours: Table I
+(zero-shot, concept vs dense, bootstrap std and 95% interval over the
+evaluation clips; F1 for DCASE 2017 task 4, mAP for AudioSet, accuracy
+otherwise), Table II (retrieval, when there are captions) and Table III
+(untuned, our fine-tuning and the paper's, concept vs dense).
+
+Data sources:
 
 - default: generated CLAP-like data
   (:func:`~sklearn_audioconcepts.datasets.make_concept_embeddings`): clips
@@ -24,23 +31,29 @@ Two data sources:
   caption the text-side mixture of a clip's five strongest concepts. The
   smaller vocabularies are random subsets of the largest, so they miss some
   of the concepts the clips are made of, as a real vocabulary does.
-- real: ``--clap-checkpoint CKPT --dataset FOLDER``: the clips listed in an
-  ESC-50-style CSV (columns ``filename`` and ``category``, optionally
-  ``fold`` and ``caption``; see :func:`load_labelled_folder`) are embedded
-  with :class:`~sklearn_audioconcepts.CLAPEmbedder`; the vocabulary is the
-  bundled concept list (2,000+ concepts) embedded by the same model's text
-  encoder, sub-sampled for the smaller sizes; class prompts are
-  ``"This is a sound of {category}."``. Retrieval needs a ``caption``
-  column. The test split is ``--test-fold`` (default: the last fold) or a
-  stratified 30% when there are no folds.
+- a data set in its official layout: ``--embedder CKPT --dataset FOLDER
+  --layout esc50|urbansound8k|dcase2017_task4|audioset|vocalsound|tut2017|
+  clotho`` (read by ``load_dataset``): the evaluation split (or the test
+  fold) is evaluated, the development split tunes. ``--tags`` (FSD50K
+  clips-info JSON or a CSV) builds the baseline, pruned and clustered
+  vocabularies at each size; otherwise the bundled concept list is used.
+- an ESC-50-style CSV folder (no ``--layout``): the clips listed in the CSV
+  (columns ``filename`` and ``category``, optionally ``fold`` and
+  ``caption``; see :func:`load_labelled_folder`). The test split is
+  ``--test-fold`` (default: the last fold) or a stratified 30% when there
+  are no folds.
+
+Real clips are embedded with :class:`~sklearn_audioconcepts.CLAPEmbedder`
+(``--embedder``, formerly ``--clap-checkpoint``); class prompts are
+``"This is a sound of {category}."``.
 
 Run from the repository root::
 
     python benchmarks/reproduce_concept_paper.py --quick            # seconds
     python benchmarks/reproduce_concept_paper.py --output results/  # minutes
     python benchmarks/reproduce_concept_paper.py \\
-        --clap-checkpoint 630k-audioset-best.pt --dataset ESC-50-master \\
-        --output results/ --cache ~/.cache/esc50-clap
+        --embedder 630k-audioset-best.pt --dataset ESC-50-master \\
+        --layout esc50 --output results/ --cache ~/.cache/esc50-clap
 
 Figures (``--output``): zero-shot and probe accuracy against L0 per
 vocabulary size, reconstruction cosine per L1, per-class concept bars.
