@@ -515,8 +515,8 @@ def zero_shot_value(data, scores, mask):
 
 
 def _probe(W_train, W_test, data, train, test):
-    """Linear-probe accuracy (single-label data); NaN for multi-label."""
-    if data["target"].ndim != 1:
+    """Linear-probe accuracy (single-label data); NaN for multi-label or none."""
+    if data["prompts"] is None or data["target"].ndim != 1:
         return float("nan")
     probe = LogisticRegression(max_iter=3000).fit(W_train, data["target"][train])
     return float(probe.score(W_test, data["target"][test]))
@@ -762,7 +762,7 @@ def main(argv=None, embedder=None):
     data.setdefault("caption_clip", None)
     print(
         f"{data['source']}: {len(data['X'])} clips ({development.sum()} train, "
-        f"{test.sum()} test), {len(data['class_names'])} classes, vocabulary "
+        f"{test.sum()} test), {len(data['class_names'] or [])} classes, vocabulary "
         f"{len(data['vocabulary'])} concepts."
     )
     dense, results, cosines, best = run(

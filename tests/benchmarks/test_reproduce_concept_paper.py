@@ -196,3 +196,48 @@ def test_fake_esc50_layout_end_to_end(script, tmp_path):
     assert set(sweep["l1_penalty"]) == set(script.QUICK["penalties"])
     assert set(sweep["vocabulary_size"]) == set(script.QUICK["vocabulary_sizes"])
     assert "table_ii" not in results  # ESC-50 has no captions
+
+
+def test_fake_clotho_layout_prints_table_ii(script, tmp_path):
+    class_bins = {"dog": 3, "rain": 9}
+    rng = np.random.default_rng(1)
+    for split in ("development", "evaluation"):
+        (tmp_path / split).mkdir()
+        rows = []
+        for i in range(12):
+            name, k = list(class_bins.items())[i % 2]
+            audio = np.sin(2 * np.pi * k * np.arange(640) / 64)
+            audio += 0.3 * rng.standard_normal(640)
+            soundfile.write(tmp_path / split / f"{i}.wav", 0.5 * audio, 8000)
+            rows.append([f"{i}.wav"] + [f"A sound of {name}."] * 5)
+        columns = ["file_name"] + [f"caption_{j}" for j in range(1, 6)]
+        pd.DataFrame(rows, columns=columns).to_csv(
+            tmp_path / f"clotho_captions_{split}.csv", index=False
+        )
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--dataset",
+                str(tmp_path),
+                "--layout",
+                "clotho",
+                "--embedder",
+                "fake-sine",
+            ],  # fmt: skip
+            embedder=_SineEmbedder(class_bins),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    table_ii = results["table_ii"]
+    assert set(table_ii) == {"concept", "dense"}
+    for scores in table_ii.values():
+        assert all(0 <= value <= 1 for value in scores.values())
+    # A caption names only its clip's class, shared by 6 of the 12 evaluation
+    # clips: those rank first, so the right clip is always in the top 10.
+    assert table_ii["dense"]["text_to_audio_R@10"] == 1.0
+    assert "table_i" not in results and "table_iii" not in results
+    assert results["sweep"]["zero_shot"].isna().all()
