@@ -241,3 +241,54 @@ def test_fake_clotho_layout_prints_table_ii(script, tmp_path):
     assert table_ii["dense"]["text_to_audio_R@10"] == 1.0
     assert "table_i" not in results and "table_iii" not in results
     assert results["sweep"]["zero_shot"].isna().all()
+
+
+def test_fake_audioset_layout_scores_map(script, tmp_path):
+    classes = {"/m/a": ("dog", 3), "/m/b": ("rain", 9), "/m/c": ("siren", 15)}
+    (tmp_path / "class_labels_indices.csv").write_text(
+        "index,mid,display_name\n"
+        + "".join(
+            f"{i},{mid},{name}\n" for i, (mid, (name, _)) in enumerate(classes.items())
+        )  # fmt: skip
+    )
+    rng = np.random.default_rng(2)
+    mids = list(classes)
+    for split, n in (("balanced_train", 18), ("eval", 12)):
+        lines = ["# YTID, start_seconds, end_seconds, positive_labels"]
+        for i in range(n):
+            labels = [mids[i % 3]] + ([mids[(i + 1) % 3]] if i % 4 == 0 else [])
+            ytid = f"{split[:2]}{i:03d}xxxxx"
+            lines.append(f'{ytid}, 0.000, 10.000, "{",".join(labels)}"')
+            t = np.arange(640)
+            audio = sum(np.sin(2 * np.pi * classes[m][1] * t / 64) for m in labels)
+            audio = audio + 0.3 * rng.standard_normal(640)
+            soundfile.write(tmp_path / f"{ytid}.wav", 0.3 * audio, 8000)
+        # One listed segment whose video is gone: skipped, as AudioSet needs.
+        lines.append(f'{split[:2]}gone00000, 0.000, 10.000, "{mids[0]}"')
+        (tmp_path / f"{split}_segments.csv").write_text("\n".join(lines) + "\n")
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--dataset",
+                str(tmp_path),
+                "--layout",
+                "audioset",
+                "--embedder",
+                "fake-sine",
+                "--bootstrap",
+                "50",
+            ],  # fmt: skip
+            embedder=_SineEmbedder({name: k for name, k in classes.values()}),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    dense = results["table_i"]["dense"]
+    # mAP of ranking clips by their class's sine: every positive ranks first.
+    assert dense["value"] == 1.0
+    assert 0 <= results["table_i"]["concept"]["value"] <= 1
+    assert "table_iii" not in results  # multi-label: no fine-tuning table
+    assert results["sweep"]["probe"].isna().all()
