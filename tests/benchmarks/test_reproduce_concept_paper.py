@@ -292,3 +292,22 @@ def test_fake_audioset_layout_scores_map(script, tmp_path):
     assert 0 <= results["table_i"]["concept"]["value"] <= 1
     assert "table_iii" not in results  # multi-label: no fine-tuning table
     assert results["sweep"]["probe"].isna().all()
+
+
+def test_tag_vocabularies_of_each_construction(script, tmp_path):
+    import argparse
+
+    words = ["dog", "bark", "rain", "siren", "car", "engine", "bird", "wind", "water"]
+    rng = np.random.default_rng(3)
+    rows = [
+        {"id": i, "tags": ",".join(rng.choice(words, 3, replace=False))}
+        for i in range(40)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "tags.csv", index=False)
+    args = argparse.Namespace(tags=str(tmp_path / "tags.csv"), seed=0)
+    vocabularies = script.tag_vocabularies(args, _SineEmbedder({}), [4, 6])
+    kinds = {name.split()[0] for name in vocabularies}
+    assert kinds == {"baseline", "pruned", "clustered"}
+    for name, vocabulary in vocabularies.items():
+        assert name.endswith(f"V={len(vocabulary)}") and len(vocabulary) <= 6
+        assert set(vocabulary.names) <= set(words)
