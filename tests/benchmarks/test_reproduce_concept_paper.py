@@ -311,3 +311,37 @@ def test_tag_vocabularies_of_each_construction(script, tmp_path):
     for name, vocabulary in vocabularies.items():
         assert name.endswith(f"V={len(vocabulary)}") and len(vocabulary) <= 6
         assert set(vocabulary.names) <= set(words)
+
+
+def test_single_label_targets_follow_the_class_order(script):
+    # Regression: class names in any order (the sound scenes' sources are not
+    # sorted) index the prompts they were given in.
+    data = script._single_label(["siren", "bell", "siren"], ["siren", "bell"])
+    assert data["target"].tolist() == [0, 1, 0]
+
+
+def test_miniclap_embedder_on_sound_scenes(script):
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--embedder",
+                "miniclap",
+                "--bootstrap",
+                "20",
+                "--fine-tune-epochs",
+                "2",
+            ]  # fmt: skip
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert {"table_i", "table_ii", "table_iii"} <= set(results)
+    (name,) = set(results["sweep"]["vocabulary"])
+    assert name.startswith("world V=")
+    for row in results["table_iii"].values():
+        assert 0 <= row["concept"] <= 1 and 0 <= row["dense"] <= 1
+    with pytest.raises(SystemExit):
+        script.parse_args(["--embedder", "630k-audioset-best.pt"])  # needs data
