@@ -3,7 +3,8 @@
 The pieces, each usable without scikit-learn:
 
 * :class:`LinearProjector`: ``z -> W z`` with ``W`` initialised at the
-  identity, either full (``W = I + Delta``) or low rank (``W = I + U V^T``).
+  identity, either full (``W = I + Delta``) or low rank (``W = I + U V^T``),
+  or (``init="random"``, the paper's recipe) a full matrix drawn at random.
   :meth:`LinearProjector.delta` is ``W - I``, the change the identity-pull
   penalty ``||W - I||_F^2`` acts on.
 * :func:`unrolled_nonnegative_lasso`: a fixed number of accelerated projected
@@ -17,6 +18,9 @@ The pieces, each usable without scikit-learn:
   class prompt embeddings, divided by a temperature (logits for a
   cross-entropy), and :class:`SymmetricInfoNCE`, the CLIP/CLAP contrastive
   loss between paired audio reconstructions and text embeddings.
+* :class:`CosineToTarget`: ``1 - cos(prediction, target)`` averaged over the
+  batch, the target being a class prompt (indexed by label) or a caption
+  embedding: the paper's fine-tuning loss.
 
 All tensors here live in the *centred* space of the decomposition: audio
 embeddings centred on their mean, concepts and prompts centred on the concept
@@ -30,6 +34,7 @@ from torch.nn import functional as F
 
 __all__ = [
     "ConceptBottleneck",
+    "CosineToTarget",
     "LinearProjector",
     "ProjectorNet",
     "SymmetricInfoNCE",
@@ -54,14 +59,27 @@ class LinearProjector(nn.Module):
         random (as in LoRA), so ``W = I`` at the start yet gradients reach
         ``U`` from the first step.
     generator : torch.Generator or None, default=None
-        Source of the random initialisation of ``V``.
+        Source of the random initialisation of ``V`` (or of ``W``).
+    init : {"identity", "random"}, default="identity"
+        ``"random"``: a full ``W`` (``rank`` must be None) drawn uniformly in
+        ``[-1/sqrt(d), 1/sqrt(d)]``, the default initialisation of a torch
+        ``nn.Linear`` layer, as in the paper's fine-tuning recipe.
     """
 
-    def __init__(self, n_features, rank=None, generator=None):
+    def __init__(self, n_features, rank=None, generator=None, init="identity"):
         super().__init__()
         self.n_features = n_features
         self.rank = rank
-        if rank is None:
+        self.init = init
+        if init == "random":
+            if rank is not None:
+                raise ValueError("A randomly initialised projector is full rank.")
+            bound = 1.0 / float(n_features) ** 0.5
+            weight = torch.rand(n_features, n_features, generator=generator)
+            eye = torch.eye(n_features)
+            # Stored as W - I so delta(), weight() and forward() stay one code path.
+            self.delta_weight = nn.Parameter((2.0 * weight - 1.0) * bound - eye)
+        elif rank is None:
             self.delta_weight = nn.Parameter(torch.zeros(n_features, n_features))
         else:
             self.up = nn.Parameter(torch.zeros(n_features, rank))
@@ -161,15 +179,25 @@ class ConceptBottleneck(nn.Module):
         See :class:`LinearProjector`.
     generator : torch.Generator or None
         Initialisation randomness.
+    init : {"identity", "random"}
+        See :class:`LinearProjector`.
     """
 
-    def __init__(self, dictionary, l1_penalty, n_steps, rank=None, generator=None):
+    def __init__(
+        self,
+        dictionary,
+        l1_penalty,
+        n_steps,
+        rank=None,
+        generator=None,
+        init="identity",
+    ):
         super().__init__()
         self.register_buffer("dictionary", dictionary)
         self.l1_penalty = float(l1_penalty)
         self.n_steps = int(n_steps)
         self.lipschitz = lipschitz_constant(dictionary) if self.n_steps else 1.0
-        self.projector = LinearProjector(dictionary.shape[1], rank, generator)
+        self.projector = LinearProjector(dictionary.shape[1], rank, generator, init)
 
     def forward(self, z):
         projected = F.normalize(self.projector(z), dim=1)
@@ -224,6 +252,30 @@ class SymmetricInfoNCE(nn.Module):
         return 0.5 * (
             F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)
         )
+
+
+class CosineToTarget(nn.Module):
+    """``1 - cos(prediction, target)``, averaged over the batch.
+
+    Parameters
+    ----------
+    prompts : torch.Tensor of shape (n_classes, d) or None, default=None
+        Class prompt embeddings: the target of a row is then the prompt of
+        its class index. ``None``: targets are embeddings themselves (e.g.
+        captions), one per row.
+    """
+
+    def __init__(self, prompts=None):
+        super().__init__()
+        self.register_buffer(
+            "prompts", None if prompts is None else F.normalize(prompts, dim=1)
+        )
+
+    def forward(self, prediction, target):
+        if self.prompts is not None:
+            target = self.prompts[target.long()]
+        cosine = (F.normalize(prediction, dim=1) * F.normalize(target, dim=1)).sum(1)
+        return (1.0 - cosine).mean()
 
 
 def effective_rank(matrix, eps=1e-12):

@@ -117,6 +117,17 @@ ESTIMATORS = [
         device="cpu",
         progress=False,
     ),
+    # The paper's recipe: a random d x d layer trained on the prompt cosine.
+    FineTunedConceptProjector(
+        ConceptDecomposer(RandomVocabulary()),
+        class_embeddings=RandomClassPrompts(),
+        recipe="paper",
+        lr=3e-2,
+        max_epochs=30,
+        batch_size=64,
+        device="cpu",
+        progress=False,
+    ),
     RandomPromptZeroShot(None),
     # The embedders take audio, not numeric features: like scikit-learn's text
     # vectorizers their tags (two_d_array=False, requires_fit=False) make the
@@ -141,6 +152,16 @@ EXPECTED_FAILED_CHECKS = {
         ),
     },
     "FineTunedConceptProjector": {"check_estimators_dtypes": _ZERO_ROWS_REASON},
+    "FineTunedConceptProjector-paper": {
+        "check_estimators_dtypes": _ZERO_ROWS_REASON,
+        "check_classifiers_train": (
+            "the paper's loss pulls each row towards its own prompt only (no "
+            "contrast between classes) and does not see the decomposition; on the "
+            "check's 2-feature blobs with random prompts it reaches about 0.77 "
+            "accuracy, under the check's 0.83 (tests/test_projector.py shows it "
+            "learns a planted task)"
+        ),
+    },
     "RandomPromptZeroShot": {
         "check_classifiers_train": "a zero-shot classifier does not learn from y",
         "check_classifiers_classes": "random prompts do not separate the classes",
@@ -149,11 +170,16 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
+def _check_key(estimator):
+    name = type(estimator).__name__
+    if getattr(estimator, "recipe", "concepts") == "paper":
+        return f"{name}-paper"
+    return name
+
+
 @parametrize_with_checks(
     ESTIMATORS,
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(
-        type(est).__name__, {}
-    ),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(_check_key(est), {}),
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -61,6 +61,10 @@ def _projector(data):
     )
 
 
+def _paper_projector(data):
+    return _projector(data).set_params(recipe="paper")
+
+
 def _zero_shot(data):
     prompts = np.stack([data["prompts"][c] for c in range(3)])
     return ZeroShotClassifier([0, 1, 2], text_embeddings=prompts)
@@ -82,6 +86,11 @@ CASES = {
     ),
     "FineTunedConceptProjector": (
         _projector,
+        ["transform", "predict_proba", "predict"],
+        True,
+    ),
+    "FineTunedConceptProjector-paper": (
+        _paper_projector,
         ["transform", "predict_proba", "predict"],
         True,
     ),

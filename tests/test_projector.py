@@ -19,6 +19,7 @@ from sklearn_audioconcepts import ConceptDecomposer
 from sklearn_audioconcepts._planted import make_planted_task, random_subspace_rotation
 from sklearn_audioconcepts._projector import (
     ConceptBottleneck,
+    CosineToTarget,
     LinearProjector,
     SymmetricInfoNCE,
     effective_rank,
@@ -483,3 +484,71 @@ def test_fitted_on_cuda_loads_on_cpu(aligned, tmp_path):
     )
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
+
+
+# -- the paper's recipe ----------------------------------------------------------
+
+
+def test_cosine_to_target_loss():
+    prompts = torch.eye(3, 4)
+    loss = CosineToTarget(prompts)
+    assert float(loss(prompts * 2.0, torch.arange(3))) == pytest.approx(0.0)
+    assert float(loss(-prompts, torch.arange(3))) == pytest.approx(2.0)
+    captions = CosineToTarget()
+    assert float(captions(prompts, prompts[[1, 2, 0]])) == pytest.approx(1.0)
+
+
+def test_random_linear_projector_is_not_the_identity():
+    generator = torch.Generator().manual_seed(0)
+    projector = LinearProjector(16, generator=generator, init="random")
+    weight = projector.weight().detach()
+    assert float(weight.abs().max()) <= 1.0 / 4.0 + 1e-6
+    assert not torch.allclose(weight, torch.eye(16))
+    z = torch.randn(5, 16)
+    torch.testing.assert_close(projector(z), z @ weight.T)
+    with pytest.raises(ValueError, match="full rank"):
+        LinearProjector(16, rank=2, init="random")
+
+
+def test_paper_recipe_beats_untuned_on_held_out_rows(misaligned):
+    X_train, X_test, y_train, y_test = train_test_split(
+        misaligned.X, misaligned.y, test_size=0.5, stratify=misaligned.y, random_state=0
+    )
+    untuned = _projector(misaligned, max_epochs=0).fit(X_train, y_train)
+    paper = _projector(misaligned, recipe="paper", max_epochs=40, lr=1e-2)
+    paper.fit(X_train, y_train)
+    untuned_accuracy = untuned.score(X_test, y_test)
+    paper_accuracy = paper.score(X_test, y_test)
+    assert paper_accuracy >= untuned_accuracy + 0.15, (untuned_accuracy, paper_accuracy)
+    # transform still decomposes over the named concepts.
+    weights = paper.transform(X_test)
+    assert weights.shape == (len(X_test), len(misaligned.vocabulary))
+    assert (weights >= 0).all() and (weights > 0).any()
+    assert paper.history_[0]["train_loss"] > paper.history_[-1]["train_loss"]
+
+
+def test_paper_recipe_starts_random_and_is_reproducible(aligned):
+    untrained = _projector(aligned, recipe="paper", max_epochs=0)
+    untrained.fit(aligned.X, aligned.y)
+    assert not np.allclose(untrained.projection_, np.eye(aligned.X.shape[1]))
+    first = _projector(aligned, recipe="paper", max_epochs=2).fit(aligned.X, aligned.y)
+    second = _projector(aligned, recipe="paper", max_epochs=2).fit(aligned.X, aligned.y)
+    np.testing.assert_array_equal(first.projection_, second.projection_)
+    other = _projector(aligned, recipe="paper", max_epochs=2, random_state=1)
+    assert not np.allclose(
+        other.fit(aligned.X, aligned.y).projection_, first.projection_
+    )
+
+
+def test_paper_recipe_trains_on_captions(misaligned):
+    captions = misaligned.codes @ misaligned.vocabulary.embeddings.astype(np.float64)
+    projector = _projector(
+        misaligned, class_embeddings=None, recipe="paper", max_epochs=3
+    ).fit(misaligned.X, captions)
+    assert projector.target_type_ == "captions"
+    assert projector.history_[0]["train_loss"] > projector.history_[-1]["train_loss"]
+
+
+def test_paper_recipe_rejects_rank(aligned):
+    with pytest.raises(ValueError, match="recipe='paper'.*rank=None"):
+        _projector(aligned, recipe="paper", rank=2).fit(aligned.X, aligned.y)

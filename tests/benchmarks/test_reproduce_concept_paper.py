@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,242 @@ def test_loader_errors(script, tmp_path):
         script.load_labelled_folder(tmp_path, tmp_path / "other.csv")
     with pytest.raises(SystemExit):
         script.parse_args(["--dataset", str(tmp_path)])  # needs a checkpoint too
+
+
+class _SineEmbedder:
+    """Fake embedder (``transform(paths)``, ``embed_text(texts)``) in 32-d.
+
+    A clip's embedding is its normalised magnitude spectrum folded into 32
+    bins (each test class is a sine in its own bin); a text naming a class is
+    that bin's direction, any other text (the concepts) a random direction
+    seeded by the text.
+    """
+
+    def __init__(self, class_bins):
+        self.class_bins = class_bins
+
+    def transform(self, paths):
+        rows = []
+        for path in paths:
+            audio, _ = soundfile.read(path)
+            spectrum = np.abs(np.fft.rfft(audio, n=64))[:32]
+            rows.append(spectrum + 1e-3)
+        rows = np.asarray(rows)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def embed_text(self, texts):
+        rows = []
+        for text in texts:
+            rng = np.random.default_rng(zlib.crc32(text.encode()))
+            row = rng.standard_normal(32)
+            for name, k in self.class_bins.items():
+                if f" {name}." in text:
+                    row = 0.1 * row
+                    row[k] += 1.0
+            rows.append(row / np.linalg.norm(row))
+        return np.asarray(rows)
+
+
+def test_fake_esc50_layout_end_to_end(script, tmp_path):
+    class_bins = {"dog": 3, "rain": 9, "siren": 15}
+    rng = np.random.default_rng(0)
+    rows = []
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "meta").mkdir()
+    for fold in range(1, 6):
+        for target, (name, k) in enumerate(class_bins.items()):
+            for take in range(3):
+                filename = f"{fold}-{target}{take}-A-{target}.wav"
+                t = np.arange(640)
+                audio = np.sin(2 * np.pi * k * t / 64) + 0.3 * rng.standard_normal(640)
+                soundfile.write(tmp_path / "audio" / filename, 0.5 * audio, 8000)
+                rows.append(
+                    (filename, fold, target, name, False, f"{target}{take}", "A")
+                )
+    columns = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
+    pd.DataFrame(rows, columns=columns).to_csv(
+        tmp_path / "meta" / "esc50.csv", index=False
+    )
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--dataset",
+                str(tmp_path),
+                "--layout",
+                "esc50",
+                "--embedder",
+                "fake-sine",
+                "--bootstrap",
+                "50",
+                "--fine-tune-epochs",
+                "3",
+            ],  # fmt: skip
+            embedder=_SineEmbedder(class_bins),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    table_i = results["table_i"]
+    # Fold 5 (9 clips) is evaluated; the sine is the prompt's bin.
+    assert table_i["dense"]["value"] == 1.0
+    for row in table_i.values():
+        assert 0 <= row["low"] <= row["value"] <= row["high"] <= 1
+    assert set(results["table_iii"]) == {"untuned", "concepts (ours)", "paper"}
+    for row in results["table_iii"].values():
+        assert 0 <= row["concept"] <= 1 and 0 <= row["dense"] <= 1
+    sweep = results["sweep"]
+    assert set(sweep["l1_penalty"]) == set(script.QUICK["penalties"])
+    assert set(sweep["vocabulary_size"]) == set(script.QUICK["vocabulary_sizes"])
+    assert "table_ii" not in results  # ESC-50 has no captions
+
+
+def test_fake_clotho_layout_prints_table_ii(script, tmp_path):
+    class_bins = {"dog": 3, "rain": 9}
+    rng = np.random.default_rng(1)
+    for split in ("development", "evaluation"):
+        (tmp_path / split).mkdir()
+        rows = []
+        for i in range(12):
+            name, k = list(class_bins.items())[i % 2]
+            audio = np.sin(2 * np.pi * k * np.arange(640) / 64)
+            audio += 0.3 * rng.standard_normal(640)
+            soundfile.write(tmp_path / split / f"{i}.wav", 0.5 * audio, 8000)
+            rows.append([f"{i}.wav"] + [f"A sound of {name}."] * 5)
+        columns = ["file_name"] + [f"caption_{j}" for j in range(1, 6)]
+        pd.DataFrame(rows, columns=columns).to_csv(
+            tmp_path / f"clotho_captions_{split}.csv", index=False
+        )
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--dataset",
+                str(tmp_path),
+                "--layout",
+                "clotho",
+                "--embedder",
+                "fake-sine",
+            ],  # fmt: skip
+            embedder=_SineEmbedder(class_bins),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    table_ii = results["table_ii"]
+    assert set(table_ii) == {"concept", "dense"}
+    for scores in table_ii.values():
+        assert all(0 <= value <= 1 for value in scores.values())
+    # A caption names only its clip's class, shared by 6 of the 12 evaluation
+    # clips: those rank first, so the right clip is always in the top 10.
+    assert table_ii["dense"]["text_to_audio_R@10"] == 1.0
+    assert "table_i" not in results and "table_iii" not in results
+    assert results["sweep"]["zero_shot"].isna().all()
+
+
+def test_fake_audioset_layout_scores_map(script, tmp_path):
+    classes = {"/m/a": ("dog", 3), "/m/b": ("rain", 9), "/m/c": ("siren", 15)}
+    (tmp_path / "class_labels_indices.csv").write_text(
+        "index,mid,display_name\n"
+        + "".join(
+            f"{i},{mid},{name}\n" for i, (mid, (name, _)) in enumerate(classes.items())
+        )  # fmt: skip
+    )
+    rng = np.random.default_rng(2)
+    mids = list(classes)
+    for split, n in (("balanced_train", 18), ("eval", 12)):
+        lines = ["# YTID, start_seconds, end_seconds, positive_labels"]
+        for i in range(n):
+            labels = [mids[i % 3]] + ([mids[(i + 1) % 3]] if i % 4 == 0 else [])
+            ytid = f"{split[:2]}{i:03d}xxxxx"
+            lines.append(f'{ytid}, 0.000, 10.000, "{",".join(labels)}"')
+            t = np.arange(640)
+            audio = sum(np.sin(2 * np.pi * classes[m][1] * t / 64) for m in labels)
+            audio = audio + 0.3 * rng.standard_normal(640)
+            soundfile.write(tmp_path / f"{ytid}.wav", 0.3 * audio, 8000)
+        # One listed segment whose video is gone: skipped, as AudioSet needs.
+        lines.append(f'{split[:2]}gone00000, 0.000, 10.000, "{mids[0]}"')
+        (tmp_path / f"{split}_segments.csv").write_text("\n".join(lines) + "\n")
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--dataset",
+                str(tmp_path),
+                "--layout",
+                "audioset",
+                "--embedder",
+                "fake-sine",
+                "--bootstrap",
+                "50",
+            ],  # fmt: skip
+            embedder=_SineEmbedder({name: k for name, k in classes.values()}),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    dense = results["table_i"]["dense"]
+    # mAP of ranking clips by their class's sine: every positive ranks first.
+    assert dense["value"] == 1.0
+    assert 0 <= results["table_i"]["concept"]["value"] <= 1
+    assert "table_iii" not in results  # multi-label: no fine-tuning table
+    assert results["sweep"]["probe"].isna().all()
+
+
+def test_tag_vocabularies_of_each_construction(script, tmp_path):
+    import argparse
+
+    words = ["dog", "bark", "rain", "siren", "car", "engine", "bird", "wind", "water"]
+    rng = np.random.default_rng(3)
+    rows = [
+        {"id": i, "tags": ",".join(rng.choice(words, 3, replace=False))}
+        for i in range(40)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "tags.csv", index=False)
+    args = argparse.Namespace(tags=str(tmp_path / "tags.csv"), seed=0)
+    vocabularies = script.tag_vocabularies(args, _SineEmbedder({}), [4, 6])
+    kinds = {name.split()[0] for name in vocabularies}
+    assert kinds == {"baseline", "pruned", "clustered"}
+    for name, vocabulary in vocabularies.items():
+        assert name.endswith(f"V={len(vocabulary)}") and len(vocabulary) <= 6
+        assert set(vocabulary.names) <= set(words)
+
+
+def test_single_label_targets_follow_the_class_order(script):
+    # Regression: class names in any order (the sound scenes' sources are not
+    # sorted) index the prompts they were given in.
+    data = script._single_label(["siren", "bell", "siren"], ["siren", "bell"])
+    assert data["target"].tolist() == [0, 1, 0]
+
+
+def test_miniclap_embedder_on_sound_scenes(script):
+    threads = torch.get_num_threads()
+    try:
+        results = script.main(
+            [
+                "--quick",
+                "--threads",
+                "1",
+                "--embedder",
+                "miniclap",
+                "--bootstrap",
+                "20",
+                "--fine-tune-epochs",
+                "2",
+            ]  # fmt: skip
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert {"table_i", "table_ii", "table_iii"} <= set(results)
+    (name,) = set(results["sweep"]["vocabulary"])
+    assert name.startswith("world V=")
+    for row in results["table_iii"].values():
+        assert 0 <= row["concept"] <= 1 and 0 <= row["dense"] <= 1
+    with pytest.raises(SystemExit):
+        script.parse_args(["--embedder", "630k-audioset-best.pt"])  # needs data
