@@ -230,6 +230,21 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
             f"held-out AUC {row['test_auc']:.3f}  "
             f"(train {row['train_auc']:.3f})"
         )
+    # Gender (Pluth et al. also found gender latents): the same SAE, its best
+    # latent per gender chosen on the training speakers.
+    gender = metadata["gender"].to_numpy()
+    gender_best = top_latents(sae.transform(X[train]), gender[train])
+    gender_auc = {
+        g: float(roc_auc_score(gender[test] == g, Z_test[:, int(row["latent"])]))
+        for g, row in gender_best.iterrows()
+    }
+    say(
+        "  gender: "
+        + ", ".join(
+            f"{g} latent {int(gender_best.loc[g, 'latent'])} held-out AUC {auc:.3f}"
+            for g, auc in gender_auc.items()
+        )
+    )
     attribute = table["train_auc"].idxmax()
     latent = int(table.loc[attribute, "latent"])
     say()
@@ -319,6 +334,7 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
     say()
     return {
         "top_latents": table,
+        "gender_auc": gender_auc,
         "attribute": attribute,
         "latent": latent,
         "steering": effect,

@@ -8,7 +8,10 @@ Real CLAP checkpoints and audio corpora cannot be shipped, so:
   sparse nonnegative mixtures of concepts seen through a modality gap and noise.
 - :func:`make_speech_corpus` synthesises real speech in several languages and
   voices with the eSpeak NG synthesiser, labelled by language, speaker and
-  gender, for speaker-embedding experiments that run offline.
+  gender, for speaker-embedding experiments that run offline; with
+  ``music_fraction``, some utterances carry synthesised telephone hold music
+  underneath (:func:`make_hold_music`, :func:`add_hold_music`), as in IVR
+  recordings.
 
 :func:`load_dataset` reads real data sets (ESC-50, UrbanSound8K, DCASE 2017
 task 4, AudioSet, VocalSound, TUT Acoustic Scenes 2017, Clotho) from the
@@ -17,7 +20,7 @@ folders their official archives unpack to.
 
 import shutil
 import subprocess
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -28,6 +31,8 @@ from .vocabulary import ConceptVocabulary
 
 __all__ = [
     "SPEECH_CORPUS_TEXTS",
+    "add_hold_music",
+    "make_hold_music",
     "load_dataset",
     "make_concept_embeddings",
     "make_sound_scenes",
@@ -301,6 +306,8 @@ def make_speech_corpus(
     n_utterances=8,
     sample_rate=16000,
     texts=None,
+    music_fraction=0.0,
+    music_snr=10.0,
     random_state=None,
 ):
     """Synthesise labelled speech in several languages and voices with eSpeak NG.
@@ -336,8 +343,17 @@ def make_speech_corpus(
         the audio is resampled with an anti-aliasing filter).
     texts : dict of str to sequence of str or None, default=None
         Sentences per language, overriding or extending the built-in ones.
+    music_fraction : float in [0, 1], default=0.0
+        Fraction of the utterances (chosen at random, ``round(fraction * n)``
+        of them) that get synthesised hold music mixed underneath, as in
+        recordings of interactive voice response (IVR) calls; see
+        :func:`add_hold_music`. The speech itself, and every other column, is
+        the same as without music for the same ``random_state``.
+    music_snr : float, default=10.0
+        Speech-to-music power ratio, in dB, of those utterances.
     random_state : int, RandomState instance or None, default=None
-        Seed for the choice of variants, pitches, rates and sentences.
+        Seed for the choice of variants, pitches, rates and sentences, and of
+        the utterances with music and their music.
 
     Returns
     -------
@@ -348,7 +364,8 @@ def make_speech_corpus(
         ``"es-2"``), ``gender`` (``"male"`` or ``"female"``, as the variant
         defines it), ``voice`` (the eSpeak NG voice, e.g. ``"es+f3"``),
         ``pitch`` (eSpeak NG's 0-99 scale) and ``speed`` (words per minute)
-        of the utterance, ``text`` and ``sample_rate``.
+        of the utterance, ``text``, ``sample_rate`` and ``music``
+        (``"music"`` when hold music is mixed in, else ``"none"``).
 
     Raises
     ------
@@ -369,6 +386,11 @@ def make_speech_corpus(
     for name, value in (("n_voices", n_voices), ("n_utterances", n_utterances)):
         if not isinstance(value, Integral) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if not isinstance(music_fraction, Real) or not 0 <= music_fraction <= 1:
+        raise ValueError(
+            f"music_fraction must be a number in [0, 1], got {music_fraction!r}."
+        )
+    _check_snr(music_snr)
     executable = _espeak_executable()
 
     waveforms, rows = [], []
@@ -397,9 +419,166 @@ def make_speech_corpus(
                         "speed": utterance_speed,
                         "text": text,
                         "sample_rate": int(sample_rate),
+                        "music": "none",
                     }
                 )
+    # Drawn after all the speech, so a corpus with music is the same speech
+    # (same seed) as one without: the two differ only by the music.
+    n_music = int(round(music_fraction * len(waveforms)))
+    if n_music:
+        for index in np.sort(rng.choice(len(waveforms), n_music, replace=False)):
+            waveforms[index] = add_hold_music(
+                waveforms[index], sample_rate, snr=music_snr, random_state=rng
+            )
+            rows[index]["music"] = "music"
     return waveforms, pd.DataFrame(rows)
+
+
+def make_hold_music(duration, *, sample_rate=16000, random_state=None):
+    """Synthesise telephone hold music: arpeggiated chords through a phone line.
+
+    A random major key (root between G3 and G4), one of a few common
+    four-chord progressions (I-V-vi-IV, I-vi-IV-V, vi-IV-I-V, I-IV-V-IV), a
+    chord per bar at 90-130 beats per minute: the chord's notes are played
+    as an eighth-note arpeggio with a timbre between a sine and a
+    band-limited square wave, over a sine bass note per bar, each note with a
+    short attack and an exponential decay. The result is band-passed to
+    300-3,400 Hz like a telephone line, as the hold music of interactive voice
+    response (IVR) recordings.
+
+    Parameters
+    ----------
+    duration : float
+        Length in seconds, positive.
+    sample_rate : int, default=16000
+        Samples per second, at least 8,000 (the telephone band needs it).
+    random_state : int, RandomState instance or None, default=None
+        Seed for the key, progression, tempo and timbre.
+
+    Returns
+    -------
+    music : ndarray of float32, shape (round(duration * sample_rate),)
+        Peak amplitude 0.5.
+
+    Examples
+    --------
+    >>> from sklearn_audioconcepts.datasets import make_hold_music
+    >>> music = make_hold_music(2.0, random_state=0)
+    >>> music.shape, music.dtype, float(abs(music).max())
+    ((32000,), dtype('float32'), 0.5)
+    """
+    from scipy.signal import butter, sosfilt
+
+    if not isinstance(duration, Real) or not duration > 0:
+        raise ValueError(f"duration must be a positive number, got {duration!r}.")
+    if not isinstance(sample_rate, Integral) or sample_rate < 8000:
+        raise ValueError(
+            f"sample_rate must be an integer of at least 8000, got {sample_rate!r}."
+        )
+    rng = check_random_state(random_state)
+    n_samples = max(1, int(round(duration * sample_rate)))
+    root = int(rng.randint(55, 68))  # MIDI note, G3 to G4
+    progression = _PROGRESSIONS[rng.randint(len(_PROGRESSIONS))]
+    beat = 60.0 / rng.uniform(90, 130)
+    squareness = rng.uniform(0.0, 0.6)
+    note_length = int(beat / 2 * sample_rate)  # eighth notes
+    t = np.arange(note_length) / sample_rate
+    envelope = np.minimum(t / 0.01, 1.0) * np.exp(-t / rng.uniform(0.1, 0.3))
+    bar_length = 8 * note_length
+    bass_t = np.arange(bar_length) / sample_rate
+    bass_envelope = np.minimum(bass_t / 0.02, 1.0) * np.exp(-bass_t / 1.0)
+    pattern = (0, 1, 2, 3, 2, 1, 0, 1)  # up and down the chord, octave on top
+    music = np.zeros(n_samples + bar_length)
+    for bar_start in range(0, n_samples, bar_length):
+        degree = progression[(bar_start // bar_length) % len(progression)]
+        # a triad on the scale degree, plus its root an octave up
+        notes = [
+            root + _MAJOR_SCALE[(degree + step) % 7] + 12 * ((degree + step) // 7)
+            for step in (0, 2, 4)
+        ]
+        notes.append(notes[0] + 12)
+        for i, position in enumerate(pattern):
+            start = bar_start + i * note_length
+            tone = _tone(_midi_hz(notes[position]), t, squareness, sample_rate)
+            music[start : start + note_length] += envelope * tone
+        bass = np.sin(2 * np.pi * _midi_hz(notes[0] - 12) * bass_t)
+        music[bar_start : bar_start + bar_length] += 0.6 * bass_envelope * bass
+    sos = butter(4, [300, 3400], btype="bandpass", fs=sample_rate, output="sos")
+    music = sosfilt(sos, music[:n_samples])
+    return (0.5 * music / np.abs(music).max()).astype(np.float32)
+
+
+def add_hold_music(waveform, sample_rate=16000, *, snr=10.0, random_state=None):
+    """Mix synthesised hold music under a waveform at a speech-to-music ratio.
+
+    Parameters
+    ----------
+    waveform : array-like of shape (n_samples,)
+        Mono speech.
+    sample_rate : int, default=16000
+        Its rate, at least 8,000.
+    snr : float, default=10.0
+        Power of ``waveform`` over power of the music, in dB.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the music (:func:`make_hold_music`).
+
+    Returns
+    -------
+    mixture : ndarray of float32, shape (n_samples,)
+        ``waveform`` plus the scaled music, scaled down as a whole only if
+        its peak would pass 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_audioconcepts.datasets import add_hold_music
+    >>> speech = np.sin(np.linspace(0, 2000, 16000)).astype(np.float32) * 0.5
+    >>> mixed = add_hold_music(speech, 16000, snr=10.0, random_state=0)
+    >>> music = mixed - speech
+    >>> round(10 * np.log10(np.mean(speech**2) / np.mean(music**2)), 1)
+    10.0
+    """
+    _check_snr(snr)
+    speech = np.asarray(waveform, dtype=np.float64)
+    if speech.ndim != 1 or len(speech) == 0:
+        raise ValueError(
+            f"waveform must be a non-empty 1-d (mono) array, got shape {speech.shape}."
+        )
+    music = make_hold_music(
+        len(speech) / sample_rate, sample_rate=sample_rate, random_state=random_state
+    )[: len(speech)].astype(np.float64)
+    music = np.pad(music, (0, len(speech) - len(music)))
+    speech_power = np.mean(speech**2)
+    if speech_power == 0:
+        raise ValueError("waveform is silent, so no speech-to-music ratio exists.")
+    music *= np.sqrt(speech_power / (np.mean(music**2) * 10 ** (snr / 10)))
+    mixture = speech + music
+    peak = np.abs(mixture).max()
+    return (mixture / max(peak, 1.0)).astype(np.float32)
+
+
+_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+# scale degrees (0 = I) of common four-chord progressions
+_PROGRESSIONS = ((0, 4, 5, 3), (0, 5, 3, 4), (5, 3, 0, 4), (0, 3, 4, 3))
+
+
+def _midi_hz(note):
+    return 440.0 * 2.0 ** ((note - 69) / 12)
+
+
+def _tone(frequency, t, squareness, sample_rate):
+    """Sine blended with a square wave built from its odd harmonics below 4 kHz
+    (summed rather than ``sign(sin)``, which would alias)."""
+    square = sum(
+        np.sin(2 * np.pi * h * frequency * t) / h
+        for h in range(1, int(min(4000, sample_rate / 2) // frequency) + 1, 2)
+    )
+    return (1 - squareness) * np.sin(2 * np.pi * frequency * t) + squareness * square
+
+
+def _check_snr(snr):
+    if not isinstance(snr, Real) or not np.isfinite(snr):
+        raise ValueError(f"music_snr / snr must be a finite number in dB, got {snr!r}.")
 
 
 def _speech_texts(languages, texts):

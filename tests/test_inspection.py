@@ -4,12 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.metrics import roc_auc_score
 
 from sklearn_audioconcepts.inspection import (
     attribute_centroids,
     equal_error_rate,
     feature_splits,
+    fit_best_seed,
     make_trials,
     relative_similarity,
     score_latents,
@@ -219,3 +221,114 @@ def test_verification_eer_separates_clean_from_noisy_embeddings():
     assert verification_eer(noisy, trials) > 0.05
     with pytest.raises(ValueError, match="outside"):
         verification_eer(clean[:10], trials)
+
+
+# -- fit_best_seed -----------------------------------------------------------
+
+
+class _SeededProjection(TransformerMixin, BaseEstimator):
+    """Random projections whose quality depends on the seed, like an SAE's."""
+
+    def __init__(self, n_components=3, random_state=None):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        rng = np.random.RandomState(self.random_state)
+        self.components_ = rng.normal(size=(self.n_components, X.shape[1]))
+        return self
+
+    def transform(self, X):
+        return np.asarray(X) @ self.components_.T
+
+
+@pytest.fixture
+def seeded_problem():
+    rng = np.random.RandomState(0)
+    labels = np.repeat(["en", "es", "de"], 30)
+    X = rng.normal(size=(90, 6))
+    X[labels == "es", 0] += 3.0
+    X[labels == "de", 1] += 3.0
+    return X, labels
+
+
+def test_fit_best_seed_keeps_the_seed_with_the_best_training_auc(seeded_problem):
+    X, labels = seeded_problem
+    result = fit_best_seed(_SeededProjection(), X, labels, seeds=range(6))
+    scores = result.scores
+    assert list(scores.index) == list(range(6))
+    assert scores.columns.tolist() == ["de", "en", "es", "score"]
+    # each per-class column is the best single latent's AUC of that seed's fit
+    for seed in scores.index:
+        Z = _SeededProjection(random_state=seed).fit(X).transform(X)
+        expected = top_latents(Z, labels)["auc"]
+        np.testing.assert_allclose(scores.loc[seed, expected.index], expected)
+    np.testing.assert_allclose(scores["score"], scores[["de", "en", "es"]].mean(axis=1))
+    assert scores["score"].nunique() > 1  # the seeds really differ
+    assert result.seed == scores["score"].idxmax()
+    assert result.estimator.random_state == result.seed
+    reference = _SeededProjection(random_state=result.seed).fit(X)
+    np.testing.assert_array_equal(result.estimator.components_, reference.components_)
+
+
+def test_fit_best_seed_aggregate_and_classes(seeded_problem):
+    X, labels = seeded_problem
+    worst = fit_best_seed(
+        _SeededProjection(), X, labels, seeds=range(6), aggregate="min"
+    )
+    np.testing.assert_allclose(
+        worst.scores["score"], worst.scores[["de", "en", "es"]].min(axis=1)
+    )
+    assert worst.seed == worst.scores["score"].idxmax()
+    binary = fit_best_seed(
+        _SeededProjection(), X, labels == "es", seeds=[3, 1], classes=[True]
+    )
+    assert binary.scores.columns.tolist() == [True, "score"]
+    assert list(binary.scores.index) == [3, 1]
+
+
+def test_fit_best_seed_is_reproducible_with_a_real_sae(seeded_problem):
+    from sklearn_audioconcepts.sae import TopKSparseAutoencoder
+
+    X, labels = seeded_problem
+    sae = TopKSparseAutoencoder(
+        n_latents=8,
+        k=2,
+        aux_k=2,
+        max_epochs=3,
+        batch_size=32,
+        device="cpu",
+        progress=False,
+    )
+    first = fit_best_seed(sae, X.astype(np.float32), labels, seeds=[0, 1])
+    second = fit_best_seed(sae, X.astype(np.float32), labels, seeds=[0, 1])
+    pd.testing.assert_frame_equal(first.scores, second.scores)
+    assert first.seed == second.seed
+    assert sae.random_state is None  # the given estimator is left untouched
+    np.testing.assert_array_equal(
+        first.estimator.components_, second.estimator.components_
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seeds": []}, "seeds must be a non-empty sequence of integers"),
+        ({"seeds": [0, 1.5]}, "seeds must be a non-empty sequence of integers"),
+        ({"aggregate": "median"}, "aggregate must be one of"),
+    ],
+)
+def test_fit_best_seed_rejects_bad_arguments(seeded_problem, kwargs, message):
+    X, labels = seeded_problem
+    with pytest.raises(ValueError, match=message):
+        fit_best_seed(_SeededProjection(), X, labels, **kwargs)
+
+
+def test_fit_best_seed_rejects_bad_labels_and_estimators(seeded_problem):
+    from sklearn.preprocessing import StandardScaler
+
+    X, labels = seeded_problem
+    with pytest.raises(ValueError, match="one label per row of X"):
+        fit_best_seed(_SeededProjection(), X, labels[:-1])
+    with pytest.raises(ValueError, match="has no random_state parameter"):
+        fit_best_seed(StandardScaler(), X, labels)

@@ -551,7 +551,10 @@ def test_speech_demo_writes_a_report_of_its_language_autoencoder(tmp_path):
     def say(text=""):
         lines.append(text)
 
-    run_speech_demo(tmp_path, quick=True, say=say)
+    results = run_speech_demo(tmp_path, quick=True, say=say)
+    # the same SAE's best latent per gender, judged on held-out speakers
+    assert set(results["gender_auc"]) == {"female", "male"}
+    assert any(line.startswith("  gender: female latent") for line in lines)
     index = tmp_path / "language_sae_report" / "index.html"
     assert f"  listen to its latents: open {index.resolve().as_uri()}" in lines
     metadata = pd.read_csv(tmp_path / "speech_metadata.csv")
