@@ -16,6 +16,15 @@ SCRIPT = (
 )
 
 
+def _run(script, argv, **kwargs):
+    """``script.main`` in quick mode on one thread, restoring torch's threads."""
+    threads = torch.get_num_threads()
+    try:
+        return script.main(["--quick", "--threads", "1", *argv], **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def script():
     spec = importlib.util.spec_from_file_location("reproduce_concept_paper", SCRIPT)
@@ -27,11 +36,7 @@ def script():
 @pytest.fixture(scope="module")
 def quick_run(script, tmp_path_factory):
     output = tmp_path_factory.mktemp("concept_paper")
-    threads = torch.get_num_threads()
-    try:
-        results = script.main(["--quick", "--threads", "1", "--output", str(output)])
-    finally:
-        torch.set_num_threads(threads)
+    results = _run(script, ["--output", str(output)])
     return results, output
 
 
@@ -162,28 +167,17 @@ def test_fake_esc50_layout_end_to_end(script, tmp_path):
     pd.DataFrame(rows, columns=columns).to_csv(
         tmp_path / "meta" / "esc50.csv", index=False
     )
-    threads = torch.get_num_threads()
-    try:
-        results = script.main(
-            [
-                "--quick",
-                "--threads",
-                "1",
-                "--dataset",
-                str(tmp_path),
-                "--layout",
-                "esc50",
-                "--embedder",
-                "fake-sine",
-                "--bootstrap",
-                "50",
-                "--fine-tune-epochs",
-                "3",
-            ],  # fmt: skip
-            embedder=_SineEmbedder(class_bins),
-        )
-    finally:
-        torch.set_num_threads(threads)
+    results = _run(
+        script,
+        [
+            "--dataset", str(tmp_path),
+            "--layout", "esc50",
+            "--embedder", "fake-sine",
+            "--bootstrap", "50",
+            "--fine-tune-epochs", "3",
+        ],  # fmt: skip
+        embedder=_SineEmbedder(class_bins),
+    )
     table_i = results["table_i"]
     # Fold 5 (9 clips) is evaluated; the sine is the prompt's bin.
     assert table_i["dense"]["value"] == 1.0
@@ -214,24 +208,15 @@ def test_fake_clotho_layout_prints_table_ii(script, tmp_path):
         pd.DataFrame(rows, columns=columns).to_csv(
             tmp_path / f"clotho_captions_{split}.csv", index=False
         )
-    threads = torch.get_num_threads()
-    try:
-        results = script.main(
-            [
-                "--quick",
-                "--threads",
-                "1",
-                "--dataset",
-                str(tmp_path),
-                "--layout",
-                "clotho",
-                "--embedder",
-                "fake-sine",
-            ],  # fmt: skip
-            embedder=_SineEmbedder(class_bins),
-        )
-    finally:
-        torch.set_num_threads(threads)
+    results = _run(
+        script,
+        [
+            "--dataset", str(tmp_path),
+            "--layout", "clotho",
+            "--embedder", "fake-sine",
+        ],  # fmt: skip
+        embedder=_SineEmbedder(class_bins),
+    )
     table_ii = results["table_ii"]
     assert set(table_ii) == {"concept", "dense"}
     for scores in table_ii.values():
@@ -266,26 +251,16 @@ def test_fake_audioset_layout_scores_map(script, tmp_path):
         # One listed segment whose video is gone: skipped, as AudioSet needs.
         lines.append(f'{split[:2]}gone00000, 0.000, 10.000, "{mids[0]}"')
         (tmp_path / f"{split}_segments.csv").write_text("\n".join(lines) + "\n")
-    threads = torch.get_num_threads()
-    try:
-        results = script.main(
-            [
-                "--quick",
-                "--threads",
-                "1",
-                "--dataset",
-                str(tmp_path),
-                "--layout",
-                "audioset",
-                "--embedder",
-                "fake-sine",
-                "--bootstrap",
-                "50",
-            ],  # fmt: skip
-            embedder=_SineEmbedder({name: k for name, k in classes.values()}),
-        )
-    finally:
-        torch.set_num_threads(threads)
+    results = _run(
+        script,
+        [
+            "--dataset", str(tmp_path),
+            "--layout", "audioset",
+            "--embedder", "fake-sine",
+            "--bootstrap", "50",
+        ],  # fmt: skip
+        embedder=_SineEmbedder({name: k for name, k in classes.values()}),
+    )
     dense = results["table_i"]["dense"]
     # mAP of ranking clips by their class's sine: every positive ranks first.
     assert dense["value"] == 1.0
@@ -321,23 +296,14 @@ def test_single_label_targets_follow_the_class_order(script):
 
 
 def test_miniclap_embedder_on_sound_scenes(script):
-    threads = torch.get_num_threads()
-    try:
-        results = script.main(
-            [
-                "--quick",
-                "--threads",
-                "1",
-                "--embedder",
-                "miniclap",
-                "--bootstrap",
-                "20",
-                "--fine-tune-epochs",
-                "2",
-            ]  # fmt: skip
-        )
-    finally:
-        torch.set_num_threads(threads)
+    results = _run(
+        script,
+        [
+            "--embedder", "miniclap",
+            "--bootstrap", "20",
+            "--fine-tune-epochs", "2",
+        ],  # fmt: skip
+    )
     assert {"table_i", "table_ii", "table_iii"} <= set(results)
     (name,) = set(results["sweep"]["vocabulary"])
     assert name.startswith("world V=")
