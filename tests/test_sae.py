@@ -37,20 +37,23 @@ def planted():
     return make_planted(2000, 48, 32, 3, offset=0.3)
 
 
+# The autoencoder the planted-data tests fit (each variant changes one thing).
+PLANTED_PARAMS = dict(
+    n_latents=96,
+    k=3,
+    lr=4e-3,
+    max_epochs=30,
+    batch_size=128,
+    device="cpu",
+    progress=False,
+    random_state=0,
+)
+
+
 @pytest.fixture(scope="module")
 def fitted(planted):
     X, _ = planted
-    sae = TopKSparseAutoencoder(
-        n_latents=96,
-        k=3,
-        lr=4e-3,
-        max_epochs=30,
-        batch_size=128,
-        device="cpu",
-        progress=False,
-        random_state=0,
-    )
-    return sae.fit(X)
+    return TopKSparseAutoencoder(**PLANTED_PARAMS).fit(X)
 
 
 def small_sae(**params):
@@ -622,18 +625,7 @@ def test_core_rejects_bad_variants():
 @pytest.fixture(scope="module")
 def batch_topk(planted):
     X, _ = planted
-    sae = TopKSparseAutoencoder(
-        n_latents=96,
-        k=3,
-        sparsity="batch_topk",
-        lr=4e-3,
-        max_epochs=30,
-        batch_size=128,
-        device="cpu",
-        progress=False,
-        random_state=0,
-    )
-    return sae.fit(X)
+    return TopKSparseAutoencoder(sparsity="batch_topk", **PLANTED_PARAMS).fit(X)
 
 
 def test_batch_topk_mean_l0_near_k_and_varies(batch_topk, planted):
@@ -703,17 +695,7 @@ def skewed():
 @pytest.mark.parametrize("sparsity", ["topk", "batch_topk"])
 def test_matryoshka_prefixes_each_reconstruct(skewed, sparsity):
     X = skewed
-    params = dict(
-        n_latents=96,
-        k=3,
-        sparsity=sparsity,
-        lr=4e-3,
-        max_epochs=30,
-        batch_size=128,
-        device="cpu",
-        progress=False,
-        random_state=0,
-    )
+    params = dict(PLANTED_PARAMS, sparsity=sparsity)
     nested = TopKSparseAutoencoder(matryoshka_sizes=[4, 16, 48], **params).fit(X)
     plain = TopKSparseAutoencoder(**params).fit(X)
     np.testing.assert_array_equal(nested.matryoshka_sizes_, [4, 16, 48, 96])
