@@ -20,7 +20,8 @@ import pytest
 
 # Imported first: it sets HF_HUB_OFFLINE before laion-clap reaches for the
 # hub (offline, each of its tokenizer look-ups otherwise retries for minutes).
-from _tiny_clap import build_tiny_clap  # tests/ is on sys.path
+from _file_errors import assert_read_error  # tests/ is on sys.path
+from _tiny_clap import build_tiny_clap
 
 from sklearn_audioconcepts import __version__
 from sklearn_audioconcepts._tables import read_table, write_table
@@ -701,23 +702,11 @@ _BAD_TABLES = {
 
 @pytest.mark.parametrize("case", list(_BAD_TABLES))
 def test_unreadable_npz_tables_raise_one_error_naming_the_file(case, tmp_path):
-    import gc
-    import warnings
-
-    from sklearn_audioconcepts import FileReadError
-
     make, reason = _BAD_TABLES[case]
     path = tmp_path / "table.npz"
     path.write_bytes(make(tmp_path))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(FileReadError) as error:
-            read_table(path, kind="embeddings file")
-        gc.collect()  # an unclosed file would warn now
-    message = str(error.value)
-    assert message.startswith(f"could not read embeddings file '{path}': "), message
-    assert reason in message, message
-    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    kind = "embeddings file"
+    assert_read_error(lambda: read_table(path, kind=kind), kind, path, reason)
 
 
 @pytest.mark.skipif(not _has("pyarrow"), reason="Parquet needs pyarrow")

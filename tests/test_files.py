@@ -5,13 +5,12 @@ test_persistence.py, test_cli.py); these cover the helpers other readers
 (the embedding cache, text lists) call.
 """
 
-import gc
 import io
 import pickle
-import warnings
 
 import numpy as np
 import pytest
+from _file_errors import assert_read_error  # tests/ is on sys.path
 
 from sklearn_audioconcepts import FileReadError
 from sklearn_audioconcepts._files import load_npy, read_text
@@ -36,14 +35,8 @@ def _npz_bytes():
 def test_load_npy_errors_name_the_file_and_close_it(tmp_path, content, reason):
     path = tmp_path / "entry.npy"
     path.write_bytes(content)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(FileReadError) as error:
-            load_npy("cache entry", path)
-        gc.collect()  # an unclosed file would warn now
-    assert str(error.value).startswith(f"could not read cache entry '{path}': ")
-    assert reason in str(error.value)
-    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    kind = "cache entry"
+    assert_read_error(lambda: load_npy(kind, path), kind, path, reason)
 
 
 def test_load_npy_reads_an_array_without_pickle(tmp_path):

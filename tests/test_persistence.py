@@ -14,6 +14,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _file_errors import assert_read_error  # tests/ is on sys.path
 from sklearn.base import clone
 
 from sklearn_audioconcepts import (
@@ -425,27 +426,18 @@ def _npz_bytes(**arrays):
 
 @pytest.mark.parametrize("case", sorted(_BAD_MODELS))
 def test_unreadable_model_files_raise_one_error_naming_the_file(case, tmp_path):
-    import gc
-    import warnings
-
-    from sklearn_audioconcepts import FileReadError
     from sklearn_audioconcepts.persistence import load_model
 
     make, reason = _BAD_MODELS[case]
     path = tmp_path / "model.skops"
     path.write_bytes(make(_skops_model(tmp_path), tmp_path))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(FileReadError) as error:
-            load_model(path, expected=TopKSparseAutoencoder)
-        gc.collect()
-    message = str(error.value)
-    assert message.startswith(
-        f"could not read TopKSparseAutoencoder model '{path}': "
-    ), message
-    assert reason in message
-    assert isinstance(error.value, ValueError) and error.value.path == path
-    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    error = assert_read_error(
+        lambda: load_model(path, expected=TopKSparseAutoencoder),
+        "TopKSparseAutoencoder model",
+        path,
+        reason,
+    )
+    assert isinstance(error, ValueError) and error.path == path
 
 
 def test_missing_model_file_is_also_a_file_not_found_error(tmp_path):

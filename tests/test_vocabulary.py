@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from _file_errors import assert_read_error  # tests/ is on sys.path
 
 from sklearn_audioconcepts import ConceptVocabulary
 
@@ -339,25 +340,14 @@ _BAD_VOCABULARIES = {
 
 @pytest.mark.parametrize("case", list(_BAD_VOCABULARIES))
 def test_unreadable_vocabulary_files_raise_one_error_naming_the_file(case, tmp_path):
-    import gc
-    import warnings
-
-    from sklearn_audioconcepts import FileReadError
-
     make, reason = _BAD_VOCABULARIES[case]
     path = tmp_path / "vocab.npz"
     path.write_bytes(make(tmp_path))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(FileReadError) as error:
-            ConceptVocabulary.load(path)
-        gc.collect()  # an unclosed file would warn now
-    message = str(error.value)
-    assert message.startswith(f"could not read vocabulary '{path}': "), message
-    assert reason in message, message
-    assert isinstance(error.value, ValueError)
-    assert (error.value.kind, error.value.path) == ("vocabulary", path)
-    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    error = assert_read_error(
+        lambda: ConceptVocabulary.load(path), "vocabulary", path, reason
+    )
+    assert isinstance(error, ValueError)
+    assert (error.kind, error.path) == ("vocabulary", path)
 
 
 def test_missing_or_folder_vocabulary_names_the_path(tmp_path):
