@@ -283,11 +283,11 @@ def cached_transform(
     identity, description = embedder_identity(
         embedder, ignore_params=ignore_params, with_description=True
     )
-    keys = [(identity, file_digest(path)) for path in paths]
+    keys = [_content_key(identity, path) for path in paths]
     first_path = {}  # content key -> first path with it, in input order
     for path, key in zip(paths, keys):
         first_path.setdefault(key, path)
-    stored = {key: cache.get(key) for key in first_path}
+    stored = {key: cache.get(key) if key[0] else None for key in first_path}
     computed = {}
     reasons = {}  # content key -> (error, message) of a failed input
     pending = [key for key in first_path if stored[key] is None]
@@ -307,7 +307,7 @@ def cached_transform(
             for key, row in zip(batch_keys, rows):
                 # A NaN row is an input that failed (on_error="nan"): failures
                 # may be transient, so they are returned but never stored.
-                if np.isfinite(row).all():
+                if key[0] and np.isfinite(row).all():
                     cache.put(key, row, description=description)
                 computed[key] = row
         pending = _wrong_width_entries(cache, stored, computed, embedder)
@@ -370,6 +370,20 @@ def embedder_identity(
         ) from None
     identity = hashlib.sha256(text.encode()).hexdigest()
     return (identity, description) if with_description else identity
+
+
+def _content_key(identity, path):
+    """``(identity, digest)`` of a file; ``(None, path)`` when it cannot be read.
+
+    An unreadable file (missing, broken link, no permission) is neither looked
+    up nor stored: it goes to the embedder like a miss, so that its
+    ``on_error`` policy decides (an error naming it, or a NaN row listed in
+    ``failed_``) as it does without a cache.
+    """
+    try:
+        return identity, file_digest(path)
+    except OSError:
+        return None, str(path)
 
 
 def file_digest(path):

@@ -394,3 +394,41 @@ def test_cli_failures_csv_keeps_every_batch_reason(corpus, tmp_path, capsys):
     assert failures["error"].notna().all()
     for name, message in zip("abc", failures["message"]):
         assert f"broken_{name}.wav" in message
+
+
+class SkipsUnreadable(StatsEmbedder):
+    """on_error="nan" for files that cannot be opened: NaN row, listed in failed_."""
+
+    def transform(self, X):
+        missing = [i for i, path in enumerate(X) if not os.path.exists(path)]
+        readable = [path for i, path in enumerate(X) if i not in missing]
+        rows = np.full((len(X), 4), np.nan)
+        rows[[i for i in range(len(X)) if i not in missing]] = super().transform(
+            readable
+        )
+        self.failed_ = pd.DataFrame(
+            {
+                "index": missing,
+                "input": [f"X[{i}] ('{X[i]}')" for i in missing],
+                "error": ["FileNotFoundError"] * len(missing),
+                "message": [f"no file {X[i]}" for i in missing],
+            }
+        )
+        return rows
+
+
+def test_unreadable_file_follows_the_embedders_on_error(corpus, tmp_path):
+    """Before: file_digest raised for a missing file or broken link, whatever
+    the embedder's on_error, so one such file lost the whole run."""
+    broken = tmp_path / "audio" / "broken.wav"
+    broken.symlink_to(tmp_path / "audio" / "gone.wav")
+    paths = [*list(corpus)[:3], str(broken)]
+    embedder = SkipsUnreadable(batch_size=2)
+    X = cached_transform(embedder, paths, tmp_path / "c", progress=False)
+    assert np.isfinite(X[:3]).all() and np.isnan(X[3]).all()
+    assert list(embedder.failed_["index"]) == [3]
+    assert embedder.failed_["message"][0] == f"no file {broken}"
+    assert len(EmbeddingCache(tmp_path / "c")) == 3  # the failure is not stored
+    # An embedder that raises on it (on_error="raise") raises, naming it.
+    with pytest.raises(FileNotFoundError, match="gone.wav|broken.wav"):
+        cached_transform(StatsEmbedder(), paths, tmp_path / "c2", progress=False)
