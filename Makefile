@@ -36,12 +36,12 @@ system-deps:
 demo: system-deps $(VENV)/.installed-speaker,docs,parquet
 	$(BIN)/python -m sklearn_audioconcepts demo $(DEMO_ARGS)
 
-test: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet,vocab
+test: system-deps $(VENV)/.installed-test,docs,clap,msclap,speaker,dask,parquet,vocab
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 	$(MAKE) docs
 
-docs: system-deps $(VENV)/.installed-test,docs,clap,speaker,dask,parquet,vocab
+docs: system-deps $(VENV)/.installed-test,docs,clap,msclap,speaker,dask,parquet,vocab
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
