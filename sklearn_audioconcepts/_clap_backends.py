@@ -237,9 +237,7 @@ def read_checkpoint(path):
     except Exception as exc:  # noqa: BLE001 - every reason becomes one clear error
         if isinstance(exc, MemoryError):
             raise
-        # Only a rejected class means "pickled objects": every weights_only
-        # failure (random bytes too) mentions weights_only.
-        if "Unsupported global" in str(exc) or "Unsupported class" in str(exc):
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError(
                 f"The CLAP checkpoint {path} holds pickled Python objects besides "
                 "weights, and is not unpickled here (it could run code). If you "

@@ -15,6 +15,7 @@ thread), so the tests share one loaded model and few clips.
 """
 
 import os
+import shutil
 import sys
 import warnings
 
@@ -232,9 +233,7 @@ def test_msclap_text_past_the_position_limit_is_truncated(backend):
     assert np.isfinite(backend.embed_text([too_long])).all()
 
 
-def test_msclap_stereo_file_is_joined_end_to_end_by_msclap(
-    backend, wrapper, tmp_path
-):
+def test_msclap_stereo_file_is_joined_end_to_end_by_msclap(backend, wrapper, tmp_path):
     """The quirk avoided: msclap reshapes (channels, n) to one channel after another."""
     left, right = chirp(SR, 3.0), noise(SR, 3.0, seed=2)
     path = tmp_path / "stereo.wav"
@@ -302,7 +301,7 @@ def test_msclap_missing_and_unreadable_checkpoints(tiny_msclap, tmp_path):
 
     pickled = tmp_path / "pickled.pth"
     torch.save({"model": {}, "args": argparse.Namespace(version="2023")}, pickled)
-    with pytest.raises(CheckpointError, match="holds pickled Python objects"):
+    with pytest.raises(CheckpointError, match="pickled Python object"):
         _clap_backends.resolve_model(pickled, family="msclap")
 
 
@@ -428,3 +427,204 @@ def test_msclap_wrong_text_model_type(msclap_spec, tmp_path):
     ).save_pretrained(folder)
     with pytest.raises(OSError, match="is a 'bert' model, but msclap 2023"):
         _clap_msclap.load(msclap_spec, text_model=folder)
+
+
+# -- through CLAPEmbedder ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def embedder(tiny_msclap, backend):
+    """One CLAPEmbedder on the tiny msclap model (the backend already loaded)."""
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    return CLAPEmbedder(
+        checkpoint=tiny_msclap["checkpoint"],
+        family="msclap",
+        text_model=tiny_msclap["text_model"],
+        device="cpu",
+        progress=False,
+    )
+
+
+def with_params(embedder, **params):
+    """The shared embedder with some parameters changed (model kept)."""
+    defaults = {
+        "batch_size": 16,
+        "long_clips": "mean",
+        "sample_rate": None,
+        "on_error": "raise",
+        "max_duration": None,
+        "progress": False,
+    }
+    return embedder.set_params(**{**defaults, **params})
+
+
+@pytest.fixture(scope="session")
+def embedder_file_embeddings(embedder, msclap_files):
+    return with_params(embedder, batch_size=2).transform(msclap_files)
+
+
+def test_msclap_embedder_matches_msclap_wrapper_on_files(
+    embedder, backend, embedder_file_embeddings, wrapper_file_embeddings
+):
+    assert embedder._backend() is backend  # the one loaded model, shared
+    ours = embedder_file_embeddings
+    assert ours.shape == (3, 1024) and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(ours, unit(wrapper_file_embeddings), atol=1e-5, rtol=0)
+    assert embedder.get_feature_names_out().shape == (1024,)
+
+
+def test_msclap_embedder_text_matches_msclap_wrapper(embedder, wrapper):
+    ours = embedder.embed_text(TEXTS[:4])
+    theirs = unit(wrapper.get_text_embeddings(TEXTS[:4]).numpy())
+    np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_msclap_embedder_batch_size_does_not_change_the_numbers(
+    embedder, msclap_files, embedder_file_embeddings
+):
+    one_by_one = with_params(embedder, batch_size=1).transform(msclap_files)
+    np.testing.assert_allclose(one_by_one, embedder_file_embeddings, atol=1e-5)
+
+
+def test_msclap_embedder_every_input_form(
+    embedder, msclap_files, embedder_file_embeddings
+):
+    decoded = [soundfile.read(path, dtype="float32") for path in msclap_files]
+    expected = embedder_file_embeddings
+    # (waveform, rate) pairs, and 1-D waveforms with sample_rate.
+    pairs = with_params(embedder).transform([decoded[0], decoded[2]])
+    np.testing.assert_allclose(pairs, expected[[0, 2]], atol=1e-5)
+    waveforms = [decoded[0][0], decoded[2][0]]
+    listed = with_params(embedder, sample_rate=SR).transform(waveforms)
+    np.testing.assert_allclose(listed, expected[[0, 2]], atol=1e-5)
+    # A 2-D array is one waveform per row (the tone repeated to the chirp's length).
+    chirp_wave = decoded[0][0]
+    rows = np.stack([chirp_wave, chirp_wave[::-1].copy()])
+    from_array = with_params(embedder, sample_rate=SR).transform(rows)
+    np.testing.assert_allclose(from_array[0], expected[0], atol=1e-5)
+    # Stereo, channels last or first: averaged to mono (msclap would join them).
+    stereo = np.stack([chirp_wave, chirp_wave], axis=1)
+    both = with_params(embedder).transform([(stereo, SR), (stereo.T.copy(), SR)])
+    np.testing.assert_allclose(both, expected[[0, 0]], atol=1e-5)
+
+
+def test_msclap_embedder_resamples_to_44k(embedder, backend):
+    """Other rates are resampled to 44.1 kHz before msclap's padding."""
+    clip = chirp(16_000, 2.0)
+    ours = with_params(embedder, sample_rate=16_000).transform([clip])
+    direct = backend.embed_audio([resample(clip, 16_000, SR).astype(np.float32)])
+    np.testing.assert_allclose(ours, unit(direct), atol=1e-5)
+
+
+def test_msclap_embedder_long_clips(embedder, backend):
+    """Over 7 s: evenly spaced 7 s windows averaged, or the first 7 s; msclap
+    itself would crop at a random place (its issues #24, #37, #42)."""
+    clip = np.concatenate([chirp(SR, 8.0), noise(SR, 8.0, seed=9)])  # 16 s
+    starts = _clap_backends.window_starts(len(clip), CLIP)
+    assert len(starts) == 3 and starts[0] == 0 and starts[-1] == len(clip) - CLIP
+    windows = [clip[start : start + CLIP] for start in starts]
+    direct = backend.embed_audio(windows)
+    mean = with_params(embedder, long_clips="mean").transform([(clip, SR)])
+    np.testing.assert_allclose(mean[0], unit(direct.mean(axis=0)), atol=1e-5)
+    crop = with_params(embedder, long_clips="crop").transform([(clip, SR)])
+    np.testing.assert_allclose(crop[0], unit(direct[0]), atol=1e-5)
+    with pytest.raises(ValueError, match="long_clips='fusion'"):
+        with_params(embedder, long_clips="fusion").transform([(clip, SR)])
+
+
+def test_msclap_embedder_published_name_offline(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    embedder = CLAPEmbedder(checkpoint="msclap-2023", device="cpu")
+    assert embedder.get_feature_names_out().shape == (1024,)  # nothing loaded
+    with pytest.raises(FileNotFoundError, match="resolve/main/CLAP_weights_2023.pth"):
+        embedder.embed_text(["a dog"])
+
+
+def test_msclap_embedder_checkpoint_errors(tiny_msclap, tmp_path):
+    import torch
+
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    laion = tmp_path / "laion.pt"
+    torch.save({"state_dict": {"audio_branch.bn0.weight": torch.ones(2)}}, laion)
+    with pytest.raises(CheckpointError, match="not 'msclap'"):
+        CLAPEmbedder(checkpoint=str(laion), family="msclap").fit()
+    with pytest.raises(FileNotFoundError, match="CLAP model not found"):
+        CLAPEmbedder(checkpoint=str(tmp_path / "missing.pth"), family="msclap").fit()
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        CLAPEmbedder(
+            checkpoint=tiny_msclap["checkpoint"],
+            text_model=str(tmp_path / "nowhere"),
+            device="cpu",
+        ).embed_text(["x"])
+
+
+def test_msclap_pipeline_and_grid_search(embedder, tmp_path, monkeypatch):
+    """CLAPEmbedder -> ConceptDecomposer -> LogisticRegression on files, and
+    a grid search whose clones share the loaded model."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
+
+    paths, labels = [], []
+    for index in range(2):
+        for kind, signal in (
+            ("tone", tone(300 + 150 * index, 16_000, 0.5)),
+            ("noise", noise(16_000, 0.5, seed=index)),
+        ):
+            path = tmp_path / f"{kind}{index}.wav"
+            soundfile.write(path, signal, 16_000)
+            paths.append(str(path))
+            labels.append(kind)
+    concepts = ["pure tone", "white noise", "hiss", "whistle", "hum", "static"]
+    vocabulary = ConceptVocabulary.from_texts(
+        concepts, embedder, template="the sound of {}"
+    )
+    assert vocabulary.embeddings.shape == (len(concepts), 1024)
+    pipeline = Pipeline(
+        [
+            ("clap", with_params(embedder)),
+            ("concepts", ConceptDecomposer(vocabulary, l1_penalty=0.01, device="cpu")),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    pipeline.fit(paths, labels)
+    assert pipeline["concepts"].components_.shape == (len(concepts), 1024)
+    assert set(pipeline.predict(paths)) <= {"tone", "noise"}
+
+    loads = []
+    real_load = _clap_msclap.load
+    monkeypatch.setattr(
+        _clap_msclap, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k)
+    )
+    search = GridSearchCV(pipeline, {"concepts__l1_penalty": [0.01, 0.05]}, cv=2)
+    search.fit(paths, labels)
+    assert loads == []
+    assert search.best_params_["concepts__l1_penalty"] in (0.01, 0.05)
+    assert search.best_estimator_["clap"]._backend() is embedder._backend()
+
+
+def test_msclap_and_laion_never_share_cache_entries(tiny_msclap, tmp_path):
+    from sklearn_audioconcepts.cache import embedder_identity
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    msclap = CLAPEmbedder(checkpoint=tiny_msclap["checkpoint"], family="msclap")
+    laion = CLAPEmbedder(checkpoint="630k-audioset-best", family="laion")
+    published = CLAPEmbedder(checkpoint="msclap-2023")
+    identities = {embedder_identity(e) for e in (msclap, laion, published)}
+    assert len(identities) == 3
+    # The same file at the same path, rewritten, is another model.
+    copy = tmp_path / "CLAP_weights_2023.pth"
+    shutil.copyfile(tiny_msclap["checkpoint"], copy)
+    first = embedder_identity(CLAPEmbedder(checkpoint=str(copy)))
+    os.utime(copy, ns=(1, 1))
+    assert embedder_identity(CLAPEmbedder(checkpoint=str(copy))) != first
