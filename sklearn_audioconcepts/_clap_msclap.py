@@ -114,7 +114,7 @@ def describe(path, *, enable_fusion=None, audio_model=None, state=None):
     }
     return ModelSpec(
         family="msclap",
-        name=row.name,
+        name=str(path),  # as for laion files; the published row is row.name
         sample_rate=row.sample_rate,
         clip_samples=row.clip_samples,
         embedding_dim=audio_out,

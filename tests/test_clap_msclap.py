@@ -150,7 +150,8 @@ def test_msclap_published_rows_match_msclap_config(version):
 
 
 def test_msclap_describe_reads_version_and_width(tiny_msclap, msclap_spec):
-    assert msclap_spec.family == "msclap" and msclap_spec.name == "msclap-2023"
+    assert msclap_spec.family == "msclap"
+    assert msclap_spec.name == tiny_msclap["checkpoint"]
     assert (msclap_spec.sample_rate, msclap_spec.clip_samples) == (SR, CLIP)
     assert msclap_spec.embedding_dim == 1024 and not msclap_spec.fusion
     assert msclap_spec.option("version") == "2023"
@@ -177,7 +178,7 @@ def test_msclap_audio_matches_msclap_model_classes(backend, tiny_msclap):
     """Arrays through msclap's own CLAP (the model as built, before saving)."""
     import torch
 
-    clips = [noise(SR, 1.1, seed=4), tone(220, SR, 5.0)]
+    clips = [noise(SR, 1.1, seed=4)]
     padded = []
     for clip in clips:  # msclap's load_audio_into_tensor, on a tensor
         series = torch.from_numpy(clip)
@@ -494,12 +495,11 @@ def test_msclap_embedder_every_input_form(
     decoded = [soundfile.read(path, dtype="float32") for path in msclap_files]
     expected = embedder_file_embeddings
     # (waveform, rate) pairs, and 1-D waveforms with sample_rate.
-    pairs = with_params(embedder).transform([decoded[0], decoded[2]])
-    np.testing.assert_allclose(pairs, expected[[0, 2]], atol=1e-5)
-    waveforms = [decoded[0][0], decoded[2][0]]
-    listed = with_params(embedder, sample_rate=SR).transform(waveforms)
-    np.testing.assert_allclose(listed, expected[[0, 2]], atol=1e-5)
-    # A 2-D array is one waveform per row (the tone repeated to the chirp's length).
+    pairs = with_params(embedder).transform([decoded[2]])
+    np.testing.assert_allclose(pairs, expected[[2]], atol=1e-5)
+    listed = with_params(embedder, sample_rate=SR).transform([decoded[1][0]])
+    np.testing.assert_allclose(listed, expected[[1]], atol=1e-5)
+    # A 2-D array is one waveform per row.
     chirp_wave = decoded[0][0]
     rows = np.stack([chirp_wave, chirp_wave[::-1].copy()])
     from_array = with_params(embedder, sample_rate=SR).transform(rows)
@@ -521,17 +521,19 @@ def test_msclap_embedder_resamples_to_44k(embedder, backend):
 def test_msclap_embedder_long_clips(embedder, backend):
     """Over 7 s: evenly spaced 7 s windows averaged, or the first 7 s; msclap
     itself would crop at a random place (its issues #24, #37, #42)."""
-    clip = np.concatenate([chirp(SR, 8.0), noise(SR, 8.0, seed=9)])  # 16 s
+    from sklearn.base import clone
+
+    clip = np.concatenate([chirp(SR, 5.0), noise(SR, 5.0, seed=9)])  # 10 s
     starts = _clap_backends.window_starts(len(clip), CLIP)
-    assert len(starts) == 3 and starts[0] == 0 and starts[-1] == len(clip) - CLIP
-    windows = [clip[start : start + CLIP] for start in starts]
-    direct = backend.embed_audio(windows)
+    assert starts == [0, len(clip) - CLIP]
+    direct = backend.embed_audio([clip[start : start + CLIP] for start in starts])
     mean = with_params(embedder, long_clips="mean").transform([(clip, SR)])
     np.testing.assert_allclose(mean[0], unit(direct.mean(axis=0)), atol=1e-5)
     crop = with_params(embedder, long_clips="crop").transform([(clip, SR)])
     np.testing.assert_allclose(crop[0], unit(direct[0]), atol=1e-5)
-    with pytest.raises(ValueError, match="long_clips='fusion'"):
-        with_params(embedder, long_clips="fusion").transform([(clip, SR)])
+    fusion = clone(embedder).set_params(long_clips="fusion")
+    with pytest.raises(ValueError, match="long_clips='fusion'.*msclap family"):
+        fusion.transform([(clip, SR)])
 
 
 def test_msclap_embedder_published_name_offline(monkeypatch, tmp_path):
@@ -585,6 +587,20 @@ def test_msclap_pipeline_and_grid_search(embedder, tmp_path, monkeypatch):
             soundfile.write(path, signal, 16_000)
             paths.append(str(path))
             labels.append(kind)
+    # The grid search embeds each file four more times: the model's forward
+    # is memoised per window (the same numbers), to keep the test fast.
+    backend = embedder._backend()
+    real_embed, memo = backend.embed_audio, {}
+
+    def embed_once(windows, *, fusion=False):
+        keys = [np.ascontiguousarray(window).tobytes() for window in windows]
+        new = [i for i, key in enumerate(keys) if key not in memo]
+        if new:
+            rows = real_embed([windows[i] for i in new], fusion=fusion)
+            memo.update((keys[i], row) for i, row in zip(new, rows))
+        return np.stack([memo[key] for key in keys])
+
+    monkeypatch.setattr(backend, "embed_audio", embed_once)
     concepts = ["pure tone", "white noise", "hiss", "whistle", "hum", "static"]
     vocabulary = ConceptVocabulary.from_texts(
         concepts, embedder, template="the sound of {}"
@@ -610,7 +626,8 @@ def test_msclap_pipeline_and_grid_search(embedder, tmp_path, monkeypatch):
     search.fit(paths, labels)
     assert loads == []
     assert search.best_params_["concepts__l1_penalty"] in (0.01, 0.05)
-    assert search.best_estimator_["clap"]._backend() is embedder._backend()
+    assert search.best_estimator_["clap"]._backend() is backend
+    assert len(memo) == len(paths)
 
 
 def test_msclap_and_laion_never_share_cache_entries(tiny_msclap, tmp_path):
