@@ -196,7 +196,11 @@ def load(spec, *, text_model=None, device="cpu"):
         for key, value in state_dict_of(read_checkpoint(path)).items()
         if not _LEGACY_KEYS.fullmatch(key)
     }
-    _version_of(weights, path)  # a published name's file must be that model
+    if _version_of(weights, path) != version:  # e.g. a cached file replaced
+        raise CheckpointError(
+            f"{path} is not a msclap {version} checkpoint ({spec.name!r}); download "
+            "it again."
+        )
     hub_name = config["text_model"]
     source = hub_name if text_model is None else str(check_text_model_dir(text_model))
     offline = _offline_hub() if text_model is not None else contextlib.nullcontext()
