@@ -105,7 +105,7 @@ def run(args):
         batch_size=args.batch_size,
         progress=False,
     )
-    module = embedder._clap_module()  # the one model both sides use
+    module = embedder._backend().module  # the one model both sides use
     clips = make_clips(args.n_clips, args.seconds, SAMPLE_RATE)
     batches = [
         clips[start : start + args.batch_size]

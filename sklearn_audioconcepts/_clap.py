@@ -1,10 +1,14 @@
-"""LAION-CLAP through the ``laion-clap`` package: loading, offline rules, batching.
+"""LAION-CLAP through the ``laion-clap`` package: the ``"laion"`` family backend.
 
 Nothing here knows about scikit-learn; :class:`~sklearn_audioconcepts.CLAPEmbedder`
-is the thin estimator around it. The model is always built by laion-clap's
-own ``CLAP_Module`` and its weights read by ``CLAP_Module.load_ckpt``.
+is the thin estimator around it (see ``_clap_backends`` for the protocol).
+The model is always built by laion-clap's own ``CLAP_Module``. Its weights
+are read here, not by ``CLAP_Module.load_ckpt``, which unpickles the file
+(``weights_only=False``) and fails with a ``KeyError`` on a checkpoint
+re-saved with current transformers (no ``text_branch.embeddings.position_ids``
+entry): the file is read as data and its keys checked strictly.
 
-Two things of laion-clap's need care:
+Three things of laion-clap's need care:
 
 * It loads its RoBERTa text encoder and tokenizer as ``"roberta-base"`` from
   the Hugging Face hub, with no way to pass a directory. A local directory is
@@ -12,9 +16,10 @@ Two things of laion-clap's need care:
 * With transformers 5, a tokenizer whose files are missing loads as an empty
   vocabulary of special tokens without an error; every text would then embed
   the same. The tokenizer is therefore checked against the text model.
+* A file's fusion and HTS-AT size are read off its weights, so users need not
+  set ``enable_fusion`` or ``audio_model`` for a checkpoint of their own.
 """
 
-import collections
 import contextlib
 import importlib.util
 import io
@@ -23,7 +28,15 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
+from ._clap_backends import (
+    CheckpointError,
+    ClapBackend,
+    ModelSpec,
+    check_state_dict_fits,
+    read_checkpoint,
+    state_dict_of,
+)
+from ._clap_backends import window_starts as _window_starts
 
 SAMPLE_RATE = 48_000
 CLIP_SAMPLES = 480_000  # laion-clap's 10 s input
@@ -32,16 +45,12 @@ TEXT_MODEL_NAME = "roberta-base"
 HUB_REPO = "lukewys/laion_clap"
 HUB_URL = f"https://huggingface.co/{HUB_REPO}/resolve/main/"
 
-# Published checkpoints: name -> (enable_fusion, audio_model).
-KNOWN_CHECKPOINTS = {
-    "630k-best": (False, "HTSAT-tiny"),
-    "630k-audioset-best": (False, "HTSAT-tiny"),
-    "630k-fusion-best": (True, "HTSAT-tiny"),
-    "630k-audioset-fusion-best": (True, "HTSAT-tiny"),
-    "music_audioset_epoch_15_esc_90.14": (False, "HTSAT-base"),
-    "music_speech_epoch_15_esc_89.25": (False, "HTSAT-base"),
-    "music_speech_audioset_epoch_15_esc_89.98": (False, "HTSAT-base"),
-}
+# HTS-AT's patch-embedding width tells its size (laion-clap's configs).
+_HTSAT_WIDTHS = {96: "HTSAT-tiny", 128: "HTSAT-base", 256: "HTSAT-large"}
+_PATCH_EMBED = "audio_branch.patch_embed.proj.weight"
+# laion-clap's own model has this buffer only with transformers < 4.31;
+# published checkpoints have it, re-saved ones may not.
+_POSITION_IDS = "text_branch.embeddings.position_ids"
 
 _TEXT_MODEL_FILES = {
     "config": ("config.json",),
@@ -50,23 +59,75 @@ _TEXT_MODEL_FILES = {
 }
 
 # Building a model swaps module attributes of laion-clap for a moment.
-_BUILD_LOCK = threading.Lock()
-
-
-class CheckpointError(ValueError):
-    """A CLAP checkpoint that is missing, unreadable or does not fit the model."""
+_BUILD_LOCK = threading.RLock()
 
 
 def import_laion_clap():
-    """Import laion-clap, or say how to install it."""
+    """Import laion-clap, or say how to install it.
+
+    laion-clap's training module loads three tokenizers from the Hugging Face
+    hub when imported. Offline with transformers 4 that import fails (a
+    ``TypeError`` on a missing vocabulary file), although inference never
+    uses them; they are loaded tolerantly, as placeholders that raise if used.
+    """
+    if "laion_clap" in sys.modules:
+        return sys.modules["laion_clap"]
     try:
-        import laion_clap
+        with _BUILD_LOCK, _tolerant_training_tokenizers():
+            import laion_clap
     except ImportError as exc:
         raise ImportError(
             "CLAPEmbedder needs the laion-clap package: pip install "
             f"'sklearn-audioconcepts[clap]' (import failed: {exc})."
         ) from exc
     return laion_clap
+
+
+_TRAINING_TOKENIZERS = ("BertTokenizer", "RobertaTokenizer", "BartTokenizer")
+
+
+class _UnavailableTokenizer:
+    """Stands for a tokenizer laion-clap loads at import but only training uses."""
+
+    def __init__(self, name, error):
+        self._name, self._error = name, error
+
+    def __getattr__(self, attribute):
+        raise RuntimeError(
+            f"laion-clap's training tokenizer {self._name!r} could not be loaded "
+            f"when laion-clap was imported ({self._error}); connect to the Hugging "
+            "Face hub or fill its cache to use laion-clap's training code."
+        )
+
+    def __call__(self, *args, **kwargs):
+        return self.__getattr__("__call__")
+
+
+@contextlib.contextmanager
+def _tolerant_training_tokenizers():
+    import transformers
+
+    saved = {}
+    for name in _TRAINING_TOKENIZERS:
+        cls = getattr(transformers, name)
+        saved[cls] = cls.__dict__.get("from_pretrained")
+        original = cls.from_pretrained
+
+        def tolerant(name_or_path, *args, _original=original, **kwargs):
+            try:
+                return _original(name_or_path, *args, **kwargs)
+            except (OSError, TypeError, ValueError) as exc:
+                return _UnavailableTokenizer(str(name_or_path), exc)
+
+        cls.from_pretrained = tolerant
+    try:
+        yield
+    finally:
+        for cls, descriptor in saved.items():
+            if descriptor is None:
+                del cls.from_pretrained
+            else:
+                cls.from_pretrained = descriptor
 
 
 def _laion_modules():
@@ -237,31 +298,90 @@ def check_tokenizer(module):
         )
 
 
-def resolve_checkpoint(checkpoint, *, enable_fusion, audio_model):
-    """Local path of ``checkpoint``: a file, or a published name fetched if needed."""
-    name = str(checkpoint)
-    stem = name[:-3] if name.endswith(".pt") else name
-    if stem in KNOWN_CHECKPOINTS and not Path(name).is_file():
-        fusion, architecture = KNOWN_CHECKPOINTS[stem]
-        if fusion != bool(enable_fusion):
-            raise CheckpointError(
-                f"Checkpoint {stem!r} was trained {'with' if fusion else 'without'} "
-                f"feature fusion; set enable_fusion={fusion}."
-            )
-        if str(audio_model) != architecture:
-            raise CheckpointError(
-                f"Checkpoint {stem!r} is a {architecture} model; set "
-                f"audio_model={architecture!r}."
-            )
-        return _download_known(stem + ".pt")
-    path = Path(os.fspath(checkpoint)).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"CLAP checkpoint not found: '{path}'. Give the path of a laion-clap "
-            "checkpoint (.pt) or one of the published names "
-            f"{sorted(KNOWN_CHECKPOINTS)}."
+def describe(path, *, enable_fusion=None, audio_model=None, state=None):
+    """The :class:`ModelSpec` of a laion-clap checkpoint file, from its weights."""
+    state = state_dict_of(state if state is not None else read_checkpoint(path))
+    has_fusion = any(".fusion_model." in key or ".mel_conv2d." in key for key in state)
+    if enable_fusion is not None and bool(enable_fusion) != has_fusion:
+        raise CheckpointError(
+            f"The CLAP checkpoint {path} was trained "
+            f"{'with' if has_fusion else 'without'} feature fusion; leave "
+            f"enable_fusion=None (read from the checkpoint) or set it to {has_fusion}."
         )
-    return path
+    if audio_model is None:
+        audio_model = _architecture_of(state, path)
+    projection = state.get("audio_projection.2.weight")
+    width = EMBEDDING_DIM if projection is None else int(projection.shape[0])
+    return ModelSpec(
+        family="laion",
+        name=str(path),
+        sample_rate=SAMPLE_RATE,
+        clip_samples=CLIP_SAMPLES,
+        embedding_dim=width,
+        fusion=has_fusion,
+        audio_architecture=Path(os.fspath(audio_model)).stem,
+        location=str(Path(path).resolve()),
+        options=(("audio_model", os.fspath(audio_model)),),
+    )
+
+
+def _architecture_of(state, path):
+    patch = state.get(_PATCH_EMBED)
+    if patch is not None and int(patch.shape[0]) in _HTSAT_WIDTHS:
+        return _HTSAT_WIDTHS[int(patch.shape[0])]
+    raise CheckpointError(
+        f"Could not tell the audio architecture of the CLAP checkpoint {path} from "
+        f"its weights (no HTS-AT {_PATCH_EMBED} of a known width); set audio_model= "
+        "to a laion-clap architecture name (e.g. 'PANN-14') or a model-config JSON."
+    )
+
+
+def load(spec, *, text_model=None, device="cpu"):
+    """A :class:`LaionBackend` with the weights of ``spec`` loaded."""
+    import torch
+
+    path = Path(spec.location) if spec.location else _download_known(spec.name + ".pt")
+    audio_model = spec.option("audio_model")
+    module = build_clap_module(
+        audio_model=audio_model,
+        enable_fusion=spec.fusion,
+        text_model=text_model,
+        device=device,
+    )
+    state = dict(state_dict_of(read_checkpoint(path)))
+    if _POSITION_IDS not in module.model.state_dict():
+        state.pop(_POSITION_IDS, None)
+    hint = (
+        f"It is not a {Path(os.fspath(audio_model)).stem} "
+        f"{'fusion ' if spec.fusion else ''}model of laion-clap; pass audio_model= "
+        "(architecture name or model-config JSON) if it is another architecture."
+    )
+    try:
+        check_state_dict_fits(
+            module.model, state, path=path, hint=hint, ignore=(_POSITION_IDS,)
+        )
+    except RuntimeError as exc:  # load_state_dict's own complaint, e.g. dtypes
+        message = f"The CLAP checkpoint {path} does not fit: {exc}"
+        raise CheckpointError(message) from None
+    module.model.to(torch.device(device))
+    module.eval()
+    return LaionBackend(spec, module)
+
+
+class LaionBackend(ClapBackend):
+    """laion-clap's ``CLAP_Module``, behind the backend protocol."""
+
+    family = "laion"
+
+    def __init__(self, spec, module):
+        super().__init__(spec)
+        self.module = module
+
+    def embed_audio(self, waveforms, *, fusion=False):
+        return audio_embeddings(self.module, waveforms)
+
+    def embed_text(self, texts):
+        return text_embeddings(self.module, texts)
 
 
 def _download_known(filename):
@@ -286,112 +406,6 @@ def _download_known(filename):
         ) from None
 
 
-def load_clap_module(
-    checkpoint, *, audio_model, enable_fusion, text_model=None, device="cpu"
-):
-    """Build laion-clap's ``CLAP_Module`` and load ``checkpoint`` into it."""
-    import torch
-
-    path = resolve_checkpoint(
-        checkpoint, enable_fusion=enable_fusion, audio_model=audio_model
-    )
-    module = build_clap_module(
-        audio_model=audio_model,
-        enable_fusion=enable_fusion,
-        text_model=text_model,
-        device=device,
-    )
-    try:
-        with _quiet():
-            module.load_ckpt(str(path), verbose=False)
-    except Exception as exc:
-        if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)):
-            raise
-        raise CheckpointError(
-            _load_error_message(path, exc, enable_fusion, audio_model)
-        ) from None
-    module.eval()
-    return module
-
-
-_MODEL_CACHE = collections.OrderedDict()
-_MODEL_CACHE_SIZE = 2
-_CACHE_LOCK = threading.Lock()
-
-
-def cached_clap_module(checkpoint, *, audio_model, enable_fusion, text_model, device):
-    """:func:`load_clap_module`, shared by estimators with the same model.
-
-    Clones made by ``GridSearchCV`` or ``cross_validate`` then reuse one
-    loaded model instead of reading the checkpoint once per fit. The two most
-    recent models are kept; a checkpoint file that changed on disk (size or
-    modification time) is read again.
-    """
-    key = (
-        _file_identity(checkpoint),
-        bool(enable_fusion),
-        os.fspath(audio_model),
-        None if text_model is None else os.fspath(text_model),
-        str(device),
-    )
-    with _CACHE_LOCK:
-        if key in _MODEL_CACHE:
-            _MODEL_CACHE.move_to_end(key)
-            return _MODEL_CACHE[key]
-    module = load_clap_module(
-        checkpoint,
-        audio_model=audio_model,
-        enable_fusion=enable_fusion,
-        text_model=text_model,
-        device=device,
-    )
-    with _CACHE_LOCK:
-        _MODEL_CACHE[key] = module
-        while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
-            _MODEL_CACHE.popitem(last=False)
-    return module
-
-
-def _file_identity(checkpoint):
-    path = Path(os.fspath(checkpoint)).expanduser()
-    if path.is_file():
-        stat = path.stat()
-        return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    return (os.fspath(checkpoint),)  # a published name
-
-
-def _load_error_message(path, exc, enable_fusion, audio_model):
-    detail = str(exc)
-    if "Error(s) in loading state_dict" in detail:  # read, but does not fit
-        return _mismatch_message(path, detail, enable_fusion, audio_model)
-    if isinstance(exc, (KeyError, StopIteration)):
-        return f"{path} is not a LAION-CLAP checkpoint (it has no {exc} entry)."
-    return (
-        f"Could not read the CLAP checkpoint {path}: {type(exc).__name__}: {exc}. "
-        "The file is truncated or not a PyTorch checkpoint; download it again."
-    )
-
-
-def _mismatch_message(path, detail, enable_fusion, audio_model):
-    if "fusion" in detail:
-        has_fusion = (
-            "Unexpected key" in detail and "fusion" in detail.split("Unexpected key")[1]
-        )
-        hint = (
-            "the checkpoint was trained with feature fusion: set enable_fusion=True"
-            if has_fusion or not enable_fusion
-            else "the checkpoint was trained without feature fusion: set "
-            "enable_fusion=False"
-        )
-    else:
-        hint = (
-            f"its architecture differs from audio_model={audio_model!r} (e.g. "
-            "HTSAT-base for the music checkpoints)"
-        )
-    first_lines = "; ".join(detail.splitlines()[:2])[:400]
-    return f"The CLAP checkpoint {path} does not fit the model: {hint}. ({first_lines})"
-
-
 @contextlib.contextmanager
 def _quiet():
     """Silence laion-clap's prints ("Load Checkpoint...") on stdout."""
@@ -400,37 +414,8 @@ def _quiet():
 
 
 def window_starts(n_samples, window=CLIP_SAMPLES):
-    """Start of each ``window``-sample window covering a clip, evenly spaced.
-
-    A clip of at most ``window`` samples has one window at 0. Longer clips get
-    ``ceil(n / window)`` full windows from the start to the end, so every
-    window is real audio (no padding) and overlaps are spread evenly.
-    """
-    if n_samples <= window:
-        return [0]
-    n_windows = -(-n_samples // window)
-    return np.linspace(0, n_samples - window, n_windows).round().astype(int).tolist()
-
-
-@contextlib.contextmanager
-def numpy_global_rng(state):
-    """Run with numpy's global RNG in ``state`` (a list holding a RandomState).
-
-    laion-clap's fusion picks its chunks with ``np.random``; this makes the
-    picks reproducible without disturbing the caller's global RNG. The state
-    carries over between calls so batching does not change the draws.
-    """
-    if state is None:
-        yield
-        return
-    # laion-clap draws from the legacy global RNG; there is no Generator to pass.
-    saved = np.random.get_state()  # noqa: NPY002
-    np.random.set_state(state[0].get_state())  # noqa: NPY002
-    try:
-        yield
-    finally:
-        state[0].set_state(np.random.get_state())  # noqa: NPY002
-        np.random.set_state(saved)  # noqa: NPY002
+    """Evenly spaced 10 s windows covering a clip (see ``_clap_backends``)."""
+    return _window_starts(n_samples, window)
 
 
 def audio_embeddings(module, waveforms):

@@ -22,10 +22,12 @@ msclap     ``_clap_msclap.py``        msclap's model classes (``msclap.models``)
 """
 
 import collections
+import contextlib
 import hashlib
 import importlib
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +150,20 @@ def resolve_model(checkpoint, *, family="auto", enable_fusion=None, audio_model=
     raise FileNotFoundError(_not_found_message(name, family))
 
 
+def local_identity(checkpoint):
+    """Size and modification time of a local file or folder (None otherwise).
+
+    Part of the key under which an estimator keeps its resolved spec, so a
+    checkpoint replaced on disk is resolved again.
+    """
+    path = Path(os.fspath(checkpoint)).expanduser()
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
 def _check_family(requested, actual, checkpoint):
     if requested not in ("auto", actual):
         raise CheckpointError(
@@ -237,13 +253,14 @@ def read_checkpoint(path):
     except Exception as exc:  # noqa: BLE001 - every reason becomes one clear error
         if isinstance(exc, MemoryError):
             raise
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if refused:
             raise CheckpointError(
-                f"The CLAP checkpoint {path} holds pickled Python objects besides "
-                "weights, and is not unpickled here (it could run code). If you "
-                "trust it, re-save only its weights: sd = torch.load(path, "
-                "weights_only=False)['state_dict']; torch.save({'state_dict': sd}, "
-                f"new_path). ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+                f"The CLAP checkpoint {path} holds a pickled Python object "
+                f"({refused.group(1)}) besides weights, and is not unpickled here "
+                "(unpickling can run code). If you trust the file, re-save only "
+                "its weights: sd = torch.load(path, weights_only=False)"
+                "['state_dict']; torch.save({'state_dict': sd}, new_path)."
             ) from None
         raise CheckpointError(
             f"Could not read the CLAP checkpoint {path}: {type(exc).__name__}: "
@@ -394,3 +411,25 @@ def window_starts(n_samples, window):
         return [0]
     n_windows = -(-n_samples // window)
     return np.linspace(0, n_samples - window, n_windows).round().astype(int).tolist()
+
+
+@contextlib.contextmanager
+def numpy_global_rng(state):
+    """Run with numpy's global RNG in ``state`` (a list holding a RandomState).
+
+    laion-clap's fusion and transformers' fused feature extractor pick their
+    chunks with ``np.random``; this makes the picks reproducible without
+    disturbing the caller's global RNG. The state carries over between calls
+    so batching does not change the draws.
+    """
+    if state is None:
+        yield
+        return
+    # The libraries draw from the legacy global RNG; there is no Generator to pass.
+    saved = np.random.get_state()  # noqa: NPY002
+    np.random.set_state(state[0].get_state())  # noqa: NPY002
+    try:
+        yield
+    finally:
+        state[0].set_state(np.random.get_state())  # noqa: NPY002
+        np.random.set_state(saved)  # noqa: NPY002

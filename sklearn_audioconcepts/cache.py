@@ -331,7 +331,9 @@ def embedder_identity(
       returns). Strings and path-likes naming an existing file (a checkpoint)
       count as the file's absolute path, size and modification time, so a
       re-downloaded or fine-tuned checkpoint at the same path gives a new
-      identity; nested estimators count by their own identity; other objects
+      identity; an existing folder (a model saved with ``save_pretrained``)
+      counts as the path, size and modification time of every file in it;
+      nested estimators count by their own identity; other objects
       by :func:`joblib.hash`;
     - public fitted attributes (names ending in ``_``), by :func:`joblib.hash`,
       except ``failed_``, which describes the last ``transform`` call.
@@ -442,6 +444,8 @@ def _describe_value(value, ignore_params):
                 "size": stat.st_size,
                 "mtime_ns": stat.st_mtime_ns,
             }
+        if path.is_dir():  # a model folder (save_pretrained): every file counts
+            return {"folder": str(path.resolve()), "files": _folder_stats(path)}
         return os.fspath(value) if isinstance(value, os.PathLike) else value
     if isinstance(value, (list, tuple)):
         return [_describe_value(item, ignore_params) for item in value]
@@ -452,6 +456,20 @@ def _describe_value(value, ignore_params):
     if hasattr(value, "get_params") and not isinstance(value, type):
         return _describe_estimator(value, ignore_params)
     return {"joblib_hash": _joblib_hash(value)}
+
+
+def _folder_stats(folder, limit=1000):
+    """(relative path, size, mtime) of the files in a folder, sorted."""
+    stats = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            stats.append(
+                [str(path.relative_to(folder)), stat.st_size, stat.st_mtime_ns]
+            )
+            if len(stats) >= limit:
+                break
+    return stats
 
 
 def _joblib_hash(value):

@@ -164,14 +164,14 @@ def test_matches_laion_clap_called_directly(embedder):
     """At 48 kHz and <= 10 s the estimator is laion-clap's own embedding."""
     clips = [tone(330, SR, 2.5), speech_like(SR, 10.0), noise(SR, 0.5, seed=5)]
     ours = with_params(embedder).transform([(clip, SR) for clip in clips])
-    module = embedder._clap_module()
+    module = embedder._backend().module
     direct = module.get_audio_embedding_from_data(clips, use_tensor=False)
     np.testing.assert_allclose(ours, direct, atol=1e-5)
 
 
 def test_long_clip_policies(embedder):
     clip = np.concatenate([tone(300, 16_000, 12.0), noise(16_000, 13.0, seed=7)])
-    module = embedder._clap_module()
+    module = embedder._backend().module
     crop = with_params(embedder, long_clips="crop", sample_rate=16_000)
     cropped = crop.transform([clip])[0]
     resampled = resample(clip, 16_000, SR)
@@ -208,7 +208,8 @@ def test_silent_audio_gives_a_finite_unit_embedding(embedder):
 
 def test_set_output_pandas(embedder, audio_files, file_embeddings):
     frame = clone(embedder).set_output(transform="pandas")
-    frame._module, frame._module_key = embedder._module, embedder._module_key
+    frame._backend_model = embedder._backend_model
+    frame._backend_key = embedder._backend_key
     result = frame.transform(audio_files[:1])
     assert list(result.columns[:2]) == ["clap0", "clap1"] and result.shape == (1, 512)
     np.testing.assert_allclose(result.to_numpy(), file_embeddings[:1], atol=1e-6)
@@ -240,14 +241,15 @@ def test_stateless_lazy_and_picklable(
     tiny_clap, embedder, audio_files, file_embeddings
 ):
     fresh = clone(embedder)
-    assert not hasattr(fresh, "_module")  # clone / get_params never load
-    assert fresh.fit(audio_files) is fresh and not hasattr(fresh, "_module")
+    assert not hasattr(fresh, "_backend_model")  # clone / get_params never load
+    assert fresh.fit(audio_files) is fresh
+    assert not hasattr(fresh, "_backend_model")
     assert fresh.__sklearn_tags__().requires_fit is False
 
     state = pickle.dumps(embedder)  # loaded, but pickled without the model
     assert len(state) < 10_000
     restored = pickle.loads(state)
-    assert not hasattr(restored, "_module")
+    assert not hasattr(restored, "_backend_model")
     np.testing.assert_allclose(
         restored.transform(audio_files[:1]), file_embeddings[:1], atol=1e-6
     )
@@ -291,15 +293,15 @@ def test_pipeline_from_files_to_classifier(embedder, tmp_path, monkeypatch):
     # A grid search clones the embedder per fit; the clones share the model
     # already loaded instead of reading the checkpoint again.
     loads = []
-    real_load = _clap.load_clap_module
+    real_load = _clap.load
     monkeypatch.setattr(
-        _clap, "load_clap_module", lambda *a, **k: loads.append(a) or real_load(*a, **k)
+        _clap, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k)
     )
     search = GridSearchCV(pipeline, {"concepts__l1_penalty": [0.01, 0.05]}, cv=2)
     search.fit(paths, labels)
     assert loads == []
     assert search.best_params_["concepts__l1_penalty"] in (0.01, 0.05)
-    assert search.best_estimator_["clap"]._module is embedder._module
+    assert search.best_estimator_["clap"]._backend_model is embedder._backend_model
 
 
 def test_zero_shot_and_retrieval_with_the_clap_text_encoder(
@@ -352,7 +354,7 @@ def test_checkpoint_missing_or_corrupt(tiny_clap, tmp_path):
         "text_model": tiny_clap["text_model"],
     }
     missing = CLAPEmbedder(checkpoint=str(tmp_path / "nope.pt"), **params)
-    with pytest.raises(FileNotFoundError, match="CLAP checkpoint not found"):
+    with pytest.raises(FileNotFoundError, match="CLAP model not found"):
         missing.embed_text(["x"])
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(os.urandom(1000))
@@ -375,34 +377,89 @@ def test_checkpoint_fusion_mismatch(tiny_clap):
     fusion_into_plain = CLAPEmbedder(
         checkpoint=tiny_clap["fusion_checkpoint"], enable_fusion=False, **params
     )
-    with pytest.raises(_clap.CheckpointError, match="enable_fusion=True"):
+    with pytest.raises(_clap.CheckpointError, match="trained with feature fusion"):
         fusion_into_plain.embed_text(["x"])
     plain_into_fusion = CLAPEmbedder(
         checkpoint=tiny_clap["checkpoint"], enable_fusion=True, **params
     )
-    with pytest.raises(_clap.CheckpointError, match="enable_fusion=False"):
+    with pytest.raises(_clap.CheckpointError, match="without feature fusion"):
         plain_into_fusion.embed_text(["x"])
 
 
-def test_published_checkpoint_names_offline(monkeypatch, tmp_path):
-    with pytest.raises(_clap.CheckpointError, match="enable_fusion=True"):
-        _clap.resolve_checkpoint(
-            "630k-audioset-fusion-best", enable_fusion=False, audio_model="HTSAT-tiny"
-        )
+def test_published_names_infer_architecture_and_fusion(monkeypatch, tmp_path):
+    music = CLAPEmbedder("music_audioset_epoch_15_esc_90.14")
+    spec = music._model_spec()
+    assert (spec.family, spec.audio_architecture, spec.fusion) == (
+        "laion",
+        "HTSAT-base",
+        False,
+    )
+    assert CLAPEmbedder("630k-audioset-fusion-best")._model_spec().fusion
+    with pytest.raises(_clap.CheckpointError, match="set it to True"):
+        CLAPEmbedder("630k-audioset-fusion-best", enable_fusion=False).fit()
     with pytest.raises(_clap.CheckpointError, match="audio_model='HTSAT-base'"):
-        _clap.resolve_checkpoint(
-            "music_audioset_epoch_15_esc_90.14",
-            enable_fusion=False,
-            audio_model="HTSAT-tiny",
-        )
+        music.set_params(audio_model="HTSAT-tiny").fit()
+    with pytest.raises(_clap.CheckpointError, match="is a 'laion' model"):
+        CLAPEmbedder("630k-best", family="msclap").fit()
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="resolve/main/630k-audioset-best.pt"):
-        _clap.resolve_checkpoint(
-            "630k-audioset-best", enable_fusion=False, audio_model="HTSAT-tiny"
-        )
+        CLAPEmbedder("630k-audioset-best", device="cpu").embed_text(["x"])
+
+
+def test_checkpoint_file_tells_its_fusion_and_architecture(tiny_clap):
+    from sklearn_audioconcepts._clap_backends import resolve_model
+
+    plain = resolve_model(tiny_clap["checkpoint"])
+    fused = resolve_model(tiny_clap["fusion_checkpoint"])
+    assert (plain.family, plain.fusion, plain.audio_architecture) == (
+        "laion",
+        False,
+        "HTSAT-tiny",
+    )
+    assert fused.fusion and plain.embedding_dim == 512
+    # Read off the weights, the architecture is laion-clap's HTSAT-tiny, whose
+    # 527-class head does not fit the tiny model's 10 classes: the error says
+    # which keys differ and what to pass.
+    wrong_head = CLAPEmbedder(
+        tiny_clap["checkpoint"], text_model=tiny_clap["text_model"], device="cpu"
+    )
+    with pytest.raises(_clap.CheckpointError, match="wrong shape.*audio_model="):
+        wrong_head.embed_text(["x"])
+
+
+def test_resaved_checkpoint_without_position_ids_loads(embedder, tiny_clap, tmp_path):
+    """Checkpoints re-saved with current transformers lack the RoBERTa
+    position_ids buffer; laion-clap's own loader raises KeyError on them."""
+    import torch
+
+    state = torch.load(tiny_clap["checkpoint"], weights_only=True)["state_dict"]
+    del state["module.text_branch.embeddings.position_ids"]
+    resaved = tmp_path / "resaved.pt"
+    torch.save({"state_dict": state}, resaved)
+    params = {key: embedder.get_params()[key] for key in ("audio_model", "text_model")}
+    clap = CLAPEmbedder(resaved, device="cpu", progress=False, **params)
+    texts = ["a dog barking", "rain"]
+    np.testing.assert_allclose(
+        clap.embed_text(texts), embedder.embed_text(texts), atol=1e-6
+    )
+
+
+def test_checkpoint_holding_code_is_refused(tiny_clap, tmp_path):
+    import fractions
+
+    import torch
+
+    state = torch.load(tiny_clap["checkpoint"], weights_only=True)
+    state["extra"] = fractions.Fraction(1, 3)  # any pickled object, not a tensor
+    pickled = tmp_path / "pickled.pt"
+    torch.save(state, pickled)
+    with pytest.raises(
+        _clap.CheckpointError, match="pickled Python object.*fractions.Fraction"
+    ):
+        CLAPEmbedder(pickled, audio_model=tiny_clap["audio_model"]).fit()
 
 
 def test_text_model_errors(tiny_clap, tmp_path):
@@ -432,7 +489,7 @@ def test_tokenizer_that_does_not_fit_the_text_model_is_refused():
 
 
 def test_parameter_errors(tiny_clap):
-    with pytest.raises(ValueError, match="enable_fusion=True"):
+    with pytest.raises(ValueError, match="was not trained with"):
         CLAPEmbedder(long_clips="fusion").fit()
     with pytest.raises(ValueError, match="Unknown audio_model"):
         _clap.register_audio_model("HTSAT-gigantic")
@@ -446,7 +503,6 @@ def test_fusion_model_and_reproducible_fusion_chunks(tiny_clap):
         checkpoint=tiny_clap["fusion_checkpoint"],
         audio_model=tiny_clap["audio_model"],
         text_model=tiny_clap["text_model"],
-        enable_fusion=True,
         long_clips="fusion",
         random_state=0,
         device="cpu",

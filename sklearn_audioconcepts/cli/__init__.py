@@ -58,6 +58,7 @@ from ._common import (
 from ._concepts import cmd_decompose, cmd_explain, cmd_vocabulary
 from ._demo import cmd_demo, run_demo
 from ._embed import cmd_embed
+from ._models import cmd_models
 from ._parser import build_parser
 from ._report import cmd_report
 from ._sae import cmd_sae
@@ -81,6 +82,7 @@ _COMMANDS = {
     "sae": cmd_sae,
     "demo": cmd_demo,
     "report": cmd_report,
+    "models": cmd_models,
 }
 
 

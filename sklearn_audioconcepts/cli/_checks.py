@@ -116,6 +116,8 @@ def check_outputs(args):
     from .._tables import TABLE_SUFFIXES
     from ..persistence import PICKLE_SUFFIXES, SUFFIX
 
+    if args.command == "models":  # writes nothing
+        return
     if args.command in ("demo", "report"):  # their output is a folder
         check_output_folder(args.output)
         return

@@ -238,6 +238,7 @@ def clap_embedder(checkpoint, args, console):
 
     return CLAPEmbedder(
         checkpoint=checkpoint,
+        family=args.family,
         audio_model=args.audio_model,
         text_model=args.text_model,
         enable_fusion=args.enable_fusion,
@@ -250,6 +251,7 @@ def clap_embedder(checkpoint, args, console):
 def clap_args(args):
     """The CLAP options of a vocabulary-building command, named as for embed."""
     return argparse.Namespace(
+        family=args.clap_family,
         audio_model=args.clap_audio_model,
         text_model=args.clap_text_model,
         enable_fusion=args.clap_enable_fusion,

@@ -35,9 +35,11 @@ def cmd_embed(args, console):
     if args.model == "clap":
         embedder = clap_embedder(args.checkpoint or "630k-audioset-best", args, console)
     else:
-        if args.audio_model != "HTSAT-tiny" or args.text_model is not None:
+        clap_only = (args.audio_model, args.text_model, args.enable_fusion)
+        if any(value is not None for value in clap_only) or args.family != "auto":
             raise UsageError(
-                "--audio-model and --text-model apply to --model clap only."
+                "--family, --audio-model, --text-model and --enable-fusion apply "
+                "to --model clap only."
             )
         embedder = _speaker_embedder(args, console)
     if args.on_error == "skip":

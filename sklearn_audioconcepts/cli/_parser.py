@@ -6,6 +6,7 @@ Numeric options are range-checked while parsing (:class:`._checks.Parser`).
 import argparse
 
 from .. import __version__
+from .._clap_models import FAMILIES
 from ._checks import Parser
 
 _EMBEDDERS = ("clap", "resemblyzer", "titanet")
@@ -26,20 +27,29 @@ def _add_common(parser, *, device=True):
 
 def _add_clap_options(parser, prefix="clap-"):
     parser.add_argument(
+        f"--{prefix}family",
+        choices=("auto", *FAMILIES),
+        default="auto",
+        help="CLAP family: laion (laion-clap .pt), hf (transformers ClapModel), "
+        "msclap (Microsoft CLAP); default: told from the name or files",
+    )
+    parser.add_argument(
         f"--{prefix}audio-model",
-        default="HTSAT-tiny",
-        help="laion-clap audio architecture or model-config JSON (default HTSAT-tiny)",
+        default=None,
+        help="laion-clap audio architecture or model-config JSON (default: read "
+        "from the published name or the checkpoint)",
     )
     parser.add_argument(
         f"--{prefix}text-model",
         default=None,
-        help="local directory of the RoBERTa text encoder and tokenizer "
-        "(default: roberta-base from the Hugging Face cache)",
+        help="local directory of the text encoder and tokenizer (RoBERTa for "
+        "laion, GPT-2 for msclap-2023; default: the Hugging Face cache)",
     )
     parser.add_argument(
         f"--{prefix}enable-fusion",
         action="store_true",
-        help="the checkpoint is a feature-fusion model",
+        default=None,
+        help="the checkpoint is a feature-fusion model (default: read from it)",
     )
 
 
@@ -102,7 +112,8 @@ def build_parser():
     )
     embed.add_argument(
         "--checkpoint",
-        help="CLAP checkpoint file or published name (default 630k-audioset-best); "
+        help="CLAP published name, hub id, checkpoint file or ClapModel folder "
+        "(default 630k-audioset-best; see `sklearn-audioconcepts models`); "
         "TitaNet: a .nemo file or a NeMo model name (default titanet_large)",
     )
     _add_clap_options(embed, prefix="")
@@ -131,7 +142,9 @@ def build_parser():
         epilog=EPILOG,
     )
     vocabulary.add_argument("-o", "--output", required=True, help="vocabulary .npz")
-    vocabulary.add_argument("--clap-checkpoint", help="CLAP checkpoint file or name")
+    vocabulary.add_argument(
+        "--clap-checkpoint", help="CLAP published name, hub id, file or folder"
+    )
     _add_clap_options(vocabulary)
     vocabulary.add_argument(
         "--texts", help="text file, one concept per line (default: the bundled list)"
@@ -252,7 +265,8 @@ def build_parser():
     )
     demo.add_argument(
         "--clap-checkpoint",
-        help="LAION-CLAP checkpoint file, or a published name to download",
+        help="a CLAP model (published name, hub id, file or folder) for the "
+        "concept section, besides the MiniCLAP trained on the spot",
     )
     _add_clap_options(demo)
     demo.add_argument(
@@ -272,6 +286,16 @@ def build_parser():
     )
     demo.add_argument("--random-state", type=int, default=0)
     _add_common(demo)
+
+    models = commands.add_parser(
+        "models",
+        help="the published CLAP models --checkpoint accepts by name",
+        epilog=EPILOG,
+    )
+    models.add_argument(
+        "--family", choices=FAMILIES, help="only the models of this family"
+    )
+    _add_common(models, device=False)
 
     report = commands.add_parser(
         "report",
