@@ -351,3 +351,248 @@ def test_hf_clap_hub_id_found_in_the_cache_offline(hf_clap_hub_cache, hf_folder)
     published = _clap_backends.resolve_model("laion/clap-htsat-unfused")
     with pytest.raises(CheckpointError, match="embedding_dim=24.*it is not that"):
         _clap_hf.load(published, text_model=None, device="cpu")
+
+
+# -- through CLAPEmbedder ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def hf_embedder(hf_folder):
+    """One loaded embedder; tests change only non-model parameters on it."""
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    return CLAPEmbedder(str(hf_folder), family="hf", device="cpu", progress=False)
+
+
+def with_params(embedder, **params):
+    defaults = {
+        "batch_size": 16,
+        "long_clips": "mean",
+        "sample_rate": None,
+        "on_error": "raise",
+        "max_duration": None,
+        "progress": False,
+        "random_state": None,
+    }
+    return embedder.set_params(**{**defaults, **params})
+
+
+@pytest.fixture(scope="session")
+def hf_audio_files(tmp_path_factory):
+    """WAV and FLAC files at several rates, mono and stereo."""
+    soundfile = pytest.importorskip("soundfile")
+    folder = tmp_path_factory.mktemp("hf_clap_audio")
+    stereo = np.stack(
+        [tone(220, 3.0, 44_100), noise(3.0, seed=3, sample_rate=44_100)], axis=1
+    )
+    files = {
+        "tone.wav": (tone(440, 2.0, 16_000), 16_000),
+        "noise.flac": (noise(1.5, sample_rate=22_050), 22_050),
+        "stereo.wav": (stereo, 44_100),
+        "tone48k.flac": (tone(1000, 4.0), SR),
+    }
+    paths = []
+    for name, (data, rate) in files.items():
+        soundfile.write(folder / name, data, rate, subtype="PCM_16")
+        paths.append(str(folder / name))
+    return paths
+
+
+@pytest.fixture(scope="session")
+def hf_file_embeddings(hf_embedder, hf_audio_files):
+    return with_params(hf_embedder).transform(hf_audio_files)
+
+
+def test_hf_clap_embedder_files_and_every_input_form(
+    hf_embedder, hf_backend, hf_audio_files, hf_file_embeddings
+):
+    import soundfile
+
+    from sklearn_audioconcepts.audio import resample
+
+    embeddings = hf_file_embeddings
+    assert embeddings.shape == (4, PROJECTION_DIM) and embeddings.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
+    assert hf_embedder.get_feature_names_out().shape == (PROJECTION_DIM,)
+
+    decoded = [soundfile.read(path, dtype="float32") for path in hf_audio_files]
+    # Resampled to 48 kHz, then the backend's (= transformers') embedding.
+    waveform, rate = decoded[0]
+    direct = hf_backend.embed_audio([resample(waveform, rate, SR)])
+    np.testing.assert_allclose(embeddings[:1], normalised(direct), atol=1e-5)
+
+    pairs = with_params(hf_embedder).transform([decoded[0], decoded[2]])
+    np.testing.assert_allclose(pairs, embeddings[[0, 2]], atol=1e-5)
+    stereo, rate = decoded[2]
+    channels_first = with_params(hf_embedder, sample_rate=rate).transform([stereo.T])
+    np.testing.assert_allclose(channels_first[0], embeddings[2], atol=1e-5)
+    rows = np.stack([waveform, waveform[::-1].copy()])  # a 2-D array: one per row
+    from_array = with_params(hf_embedder, sample_rate=16_000).transform(rows)
+    np.testing.assert_allclose(from_array[0], embeddings[0], atol=1e-5)
+    listed = with_params(hf_embedder, sample_rate=16_000).transform(list(rows))
+    np.testing.assert_allclose(listed, from_array, atol=1e-5)
+
+
+def test_hf_clap_embedder_batch_size_and_text(
+    hf_embedder, hf_backend, hf_audio_files, hf_file_embeddings
+):
+    one_by_one = with_params(hf_embedder, batch_size=1).transform(hf_audio_files)
+    np.testing.assert_allclose(one_by_one, hf_file_embeddings, atol=1e-5)
+    texts = ["dog barking", "rain on a tin roof", "dog barking"]
+    embedded = hf_embedder.embed_text(texts)
+    assert embedded.shape == (3, PROJECTION_DIM) and embedded.dtype == np.float32
+    np.testing.assert_allclose(embedded, documented_text(hf_backend, texts), atol=1e-5)
+    np.testing.assert_allclose(embedded[0], embedded[2], atol=1e-6)
+
+
+def test_hf_clap_embedder_long_clip_policies(hf_embedder, hf_backend):
+    from sklearn_audioconcepts.audio import resample
+
+    clip = np.concatenate([tone(300, 12.0, 16_000), noise(13.0, 7, 16_000)])
+    resampled = resample(clip, 16_000, SR)
+    crop = with_params(hf_embedder, long_clips="crop").transform([(clip, 16_000)])
+    direct = documented_audio(hf_backend, [resampled[: 10 * SR]])
+    np.testing.assert_allclose(crop, direct, atol=1e-5)
+
+    mean = with_params(hf_embedder).transform([(clip, 16_000)])[0]
+    starts = _clap_backends.window_starts(len(resampled), 10 * SR)
+    assert starts == [0, 360_000, 720_000]  # 25 s: three evenly spaced windows
+    windows = [resampled[s : s + 10 * SR] for s in starts]
+    expected = documented_audio(hf_backend, windows).mean(axis=0)
+    np.testing.assert_allclose(mean, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_hf_clap_embedder_fusion_of_long_clips(hf_fused_folder, hf_fused_backend):
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    fused = CLAPEmbedder(
+        str(hf_fused_folder),
+        long_clips="fusion",
+        random_state=0,
+        sample_rate=SR,
+        device="cpu",
+        progress=False,
+    )
+    clips = [tone(500, 3.0), tone(250, 14.0) + noise(14.0, seed=5)]
+    np.random.seed(123)  # noqa: NPY002
+    before = np.random.random()  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002
+    first = fused.transform(clips)
+    assert np.random.random() == before  # noqa: NPY002 - the caller's RNG is kept
+    np.testing.assert_allclose(fused.transform(clips), first, atol=1e-6)
+    # The same draws as transformers' own call from the same RNG state.
+    saved = np.random.get_state()  # noqa: NPY002
+    np.random.set_state(np.random.RandomState(0).get_state())  # noqa: NPY002
+    direct = documented_audio(hf_fused_backend, clips)
+    np.random.set_state(saved)  # noqa: NPY002
+    np.testing.assert_allclose(first, direct, atol=1e-5)
+    assert fused._backend() is hf_fused_backend
+
+
+def test_hf_clap_embedder_pipeline_and_grid_search(hf_embedder, tmp_path, monkeypatch):
+    import soundfile
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
+
+    paths, labels = [], []
+    for index in range(2):
+        for kind, signal in (
+            ("tone", tone(300 + 150 * index, 1.0, 16_000)),
+            ("noise", noise(1.0, index, 16_000)),
+        ):
+            path = tmp_path / f"{kind}{index}.wav"
+            soundfile.write(path, signal, 16_000)
+            paths.append(str(path))
+            labels.append(kind)
+    concepts = ["pure tone", "white noise", "hiss", "whistle", "hum", "static"]
+    vocabulary = ConceptVocabulary.from_texts(concepts, hf_embedder)
+    pipeline = Pipeline(
+        [
+            ("clap", with_params(hf_embedder)),
+            ("concepts", ConceptDecomposer(vocabulary, l1_penalty=0.01, device="cpu")),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    pipeline.fit(paths, labels)
+    assert pipeline["concepts"].components_.shape == (len(concepts), PROJECTION_DIM)
+    assert set(pipeline.predict(paths)) <= {"tone", "noise"}
+    weights = pipeline[:-1].transform(paths[:1])
+    assert weights.shape == (1, len(concepts)) and (weights >= 0).all()
+
+    # The clones of a grid search share the loaded model.
+    loads = []
+    real_load = _clap_hf.load
+    monkeypatch.setattr(
+        _clap_hf, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k)
+    )
+    grid = {"concepts__l1_penalty": [0.01, 0.05]}
+    search = GridSearchCV(pipeline, grid, cv=2, refit=False).fit(paths, labels)
+    assert loads == []
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_hf_clap_cache_identity(
+    hf_embedder, hf_folder, hf_fused_folder, hf_audio_files, tmp_path
+):
+    from sklearn.base import clone
+
+    from sklearn_audioconcepts.cache import (
+        EmbeddingCache,
+        cached_transform,
+        embedder_identity,
+    )
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    same = embedder_identity(clone(hf_embedder))
+    assert same == embedder_identity(hf_embedder)
+    other_folder = CLAPEmbedder(str(hf_fused_folder), family="hf", device="cpu")
+    other_family = CLAPEmbedder("630k-audioset-best", device="cpu")
+    hub_name = CLAPEmbedder("laion/clap-htsat-unfused", device="cpu")
+    identities = {
+        embedder_identity(e)
+        for e in (hf_embedder, other_folder, other_family, hub_name)
+    }
+    assert len(identities) == 4
+
+    # A folder whose weights change on disk is another model.
+    copied = _copy(hf_folder, tmp_path, "copied")
+    before = embedder_identity(CLAPEmbedder(str(copied), device="cpu"))
+    data = bytearray((copied / "model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (copied / "model.safetensors").write_bytes(bytes(data))
+    assert embedder_identity(CLAPEmbedder(str(copied), device="cpu")) != before
+
+    # Two models on the same files never share entries.
+    cache = EmbeddingCache(tmp_path / "cache")
+    first = cached_transform(with_params(hf_embedder), hf_audio_files[:2], cache)
+    assert len(cache) == 2
+    fused = CLAPEmbedder(str(hf_fused_folder), device="cpu", progress=False)
+    second = cached_transform(fused, hf_audio_files[:2], cache)
+    assert len(cache) == 4
+    assert np.abs(first - second).max() > 1e-3
+    again = cached_transform(with_params(hf_embedder), hf_audio_files[:2], cache)
+    np.testing.assert_array_equal(again, first)
+
+
+def test_hf_clap_embedder_errors(hf_folder, hf_embedder, hf_clap_hub_cache, tmp_path):
+    from sklearn_audioconcepts.clap import CLAPEmbedder
+
+    with pytest.raises(ValueError, match="text_model applies to the laion"):
+        CLAPEmbedder(str(hf_folder), text_model=str(tmp_path)).fit()
+    with pytest.raises(ValueError, match="long_clips='fusion' uses feature fusion"):
+        CLAPEmbedder(str(hf_folder), long_clips="fusion").fit()
+    with pytest.raises(CheckpointError, match="is a 'hf' model"):
+        CLAPEmbedder(str(hf_folder), family="msclap").fit()
+    with pytest.raises(FileNotFoundError, match="neither a file or folder"):
+        CLAPEmbedder(str(tmp_path / "missing"), device="cpu").embed_text(["x"])
+    published = CLAPEmbedder("laion/clap-htsat-fused", device="cpu")
+    assert published.get_feature_names_out().shape == (512,)  # nothing loaded
+    with pytest.raises(
+        FileNotFoundError, match="huggingface.co/laion/clap-htsat-fused"
+    ):
+        published.embed_text(["x"])
+    with pytest.raises(FileNotFoundError, match="'someone/clap' is not in the"):
+        CLAPEmbedder("someone/clap", device="cpu").fit()
