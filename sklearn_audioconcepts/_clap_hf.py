@@ -120,8 +120,9 @@ def describe(path, *, enable_fusion=None, audio_model=None, state=None, name=Non
     truncation = preprocessor.get("truncation", "fusion")
     if (truncation == "fusion") != fused:
         raise CheckpointError(
-            f"{folder / 'preprocessor_config.json'} says truncation="
-            f"{truncation!r} but the model was trained "
+            f"The feature extractor of {folder} (preprocessor_config.json, or "
+            f"processor_config.json) says truncation={truncation!r} but the "
+            "model was trained "
             f"{'with' if fused else 'without'} feature fusion: a fused model needs "
             "'fusion', an unfused one 'rand_trunc'. Save the processor of the same "
             "model again (ClapProcessor.save_pretrained)."
@@ -263,7 +264,8 @@ def load(spec, *, text_model=None, device="cpu"):
             "folder: leave text_model=None."
         )
     if spec.location is None:  # a published name: find or fetch its folder
-        local = describe_hub_id(spec.name, enable_fusion=spec.fusion)
+        repo_id = getattr(spec.published, "hub_repo", None) or spec.name
+        local = describe_hub_id(repo_id, enable_fusion=spec.fusion)
         _check_published(spec, local)
         spec = dataclasses.replace(spec, location=local.location)
     folder = Path(spec.location)
@@ -384,15 +386,20 @@ def _check_tokenizer(tokenizer, config, folder):
 
 @contextlib.contextmanager
 def _quiet_transformers():
-    """transformers' own warnings (e.g. newly initialised weights) are ours to raise."""
+    """transformers' own warnings (e.g. newly initialised weights) are ours to
+    raise, and its progress bar over the weights (transformers 5) is noise."""
     from transformers.utils import logging
 
     level = logging.get_verbosity()
+    bars = logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
+    logging.disable_progress_bar()
     try:
         yield
     finally:
         logging.set_verbosity(level)
+        if bars:
+            logging.enable_progress_bar()
 
 
 # -- the backend ---------------------------------------------------------------
