@@ -24,20 +24,33 @@ on held-out speakers (no voice is in both). Printed:
 4. **Speaker verification**: EER with cosine scoring on all same-speaker
    pairs and as many different-speaker pairs of held-out utterances, for
    the original embeddings and for each SAE's reconstructions.
-5. With ``--variants``: how much the best language latent's training AUC
-   (mean over languages) depends on the seed, over ``--sae-seeds`` seeds of
-   the smallest dictionary, for TopK, BatchTopK and TopK with Matryoshka
-   prefixes: min / max across seeds, and the held-out AUC of the seed kept.
+5. With ``--variants``: one table comparing TopK, BatchTopK and TopK with
+   Matryoshka prefixes (``[L / 4]``, then ``L``), each trained under
+   ``--variant-seeds`` seeds (4) at the smallest size of ``variant_sizes``:
+   held-out FVU against mean L0, dead fraction, verification EER of the
+   reconstructions (against the dense embeddings'), the held-out AUC of the
+   best single latent per language (chosen on the training speakers),
+   feature splitting (how many latents of each larger dictionary of the same
+   variant and seed match each language latent), each as mean ± std over the
+   seeds; then how steady the language latent is across seeds: its training
+   AUC's range, the std of its held-out AUC and how well the seeds' decoder
+   directions agree.
 
-Run ``python benchmarks/reproduce_sae_paper.py --quick`` (about a minute on
-one core) or without ``--quick`` for a larger corpus and sweep.
+``--quick`` runs on the demo's speech corpus (``sklearn-audioconcepts
+demo``: English, Spanish and Russian, 30 voices each, hold music under a
+quarter of the utterances, the demo's seed) with a small sweep; without it,
+a larger corpus (five languages, 40 voices) and sweep. Run ``python
+benchmarks/reproduce_sae_paper.py --quick --variants`` (a few minutes on one
+core).
 """
 
 import argparse
 import time
 
+import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from sklearn_audioconcepts._demo import SPEECH_FULL
 from sklearn_audioconcepts.datasets import make_speech_corpus
 from sklearn_audioconcepts.inspection import (
     feature_splits,
@@ -50,13 +63,14 @@ from sklearn_audioconcepts.inspection import (
 from sklearn_audioconcepts.sae import TopKSparseAutoencoder
 from sklearn_audioconcepts.speaker import ResemblyzerEmbedder
 
+# --quick runs on the demo's speech corpus (`sklearn-audioconcepts demo`):
+# same languages, voices, sentences, hold music and, by default, seed.
+DEMO_CORPUS = ("languages", "n_voices", "n_utterances", "music_fraction", "music_snr")
 QUICK = {
-    "languages": ("en", "es", "ru"),
-    "n_voices": 30,
-    "n_utterances": 9,
+    **{key: SPEECH_FULL[key] for key in DEMO_CORPUS},
     "sizes": [(16, 8), (64, 16), (256, 64)],
-    "music_fraction": 0.5,
-    "music_snr": 10.0,
+    "variant_sizes": [(16, 8), (64, 16)],
+    "seed": 0,
 }
 FULL = {
     "languages": ("en", "es", "de", "ru", "cmn"),
@@ -65,6 +79,8 @@ FULL = {
     "sizes": [(16, 4), (16, 8), (32, 8), (64, 16), (256, 32), (256, 64), (1024, 64)],
     "music_fraction": 0.5,
     "music_snr": 10.0,
+    "variant_sizes": [(16, 8), (64, 16), (256, 32)],
+    "seed": 6,
 }
 VARIANTS = {
     "topk": {},
@@ -76,14 +92,19 @@ VARIANTS = {
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small corpus and sweep")
-    parser.add_argument("--seed", type=int, default=6, help="corpus seed")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="corpus seed [quick: 0, the demo's; 6]"
+    )
     parser.add_argument(
         "--sae-seeds", type=int, default=3, help="SAE seeds per size (best on train)"
     )
     parser.add_argument(
         "--variants",
         action="store_true",
-        help="compare the seed spread of TopK, BatchTopK and Matryoshka",
+        help="one table comparing TopK, BatchTopK and Matryoshka over seeds",
+    )
+    parser.add_argument(
+        "--variant-seeds", type=int, default=4, help="seeds per variant [4]"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     return parser.parse_args(argv)
@@ -181,30 +202,126 @@ def report_size(X, metadata, train, test, sae, trials, original_eer):
     return aucs
 
 
-def report_variants(X, language, train, test, n_latents, k, n_seeds):
-    """Seed spread of the best language latents' training AUC per variant."""
+def _spread(values, digits=3):
+    """``mean±std`` of per-seed values (population std over the seeds)."""
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.{digits}f}±{values.std():.{digits}f}"
+
+
+def fit_variant_seed(X, language, train, test, trials, sizes, seed, variant):
+    """One seed of one variant at each size of ``sizes``; its figures."""
+    fitted = []
+    for n_latents, k in sizes:
+        sae = make_sae(n_latents, k, **variant).set_params(random_state=seed)
+        fitted.append(sae.fit(X[train]))
+    small = fitted[0]
+    codes = small.transform(X[test])
+    reconstruction = small.inverse_transform(codes)
+    best = top_latents(small.transform(X[train]), language[train])
+    row = {
+        "fvu": 1.0 - small.score(X[test]),
+        "l0": float((codes > 0).sum(axis=1).mean()),
+        "dead": len(small.dead_latents_) / small.n_latents_,
+        "eer": verification_eer(reconstruction, trials),
+        "train_auc": best["auc"].to_dict(),
+        "auc": {
+            cls: roc_auc_score(language[test] == cls, codes[:, int(r["latent"])])
+            for cls, r in best.iterrows()
+        },
+        "direction": {
+            cls: small.components_[int(r["latent"])] for cls, r in best.iterrows()
+        },
+    }
+    # Feature splitting: larger dictionaries' latents whose decoder directions
+    # match each language latent of the smallest one (cosine >= 0.3).
+    for large in fitted[1:]:
+        splits = feature_splits(small, large, threshold=0.3).set_index("small_latent")
+        row[f"children_{large.n_latents_}"] = float(
+            np.mean(
+                [splits.loc[int(r["latent"]), "n_children"] for _, r in best.iterrows()]
+            )
+        )
+    return row
+
+
+def _direction_agreement(rows, classes):
+    """Mean |cos| between the seeds' decoder directions of each language latent."""
+    cosines = []
+    for cls in classes:
+        directions = np.array([row["direction"][cls] for row in rows])
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        gram = np.abs(directions @ directions.T)
+        cosines.extend(gram[np.triu_indices(len(rows), k=1)])
+    return float(np.mean(cosines))
+
+
+def report_variants(X, language, train, test, trials, original_eer, sizes, seeds):
+    """One table: TopK, BatchTopK and Matryoshka over several seeds."""
+    classes = sorted(set(language))
+    (n_latents, k), larger = sizes[0], sizes[1:]
     print(
-        f"seed spread of the best language latents (L={n_latents}, k={k}, "
-        f"{n_seeds} seeds; training AUC, mean over languages):"
+        f"TopK vs BatchTopK vs Matryoshka (L={n_latents}, k={k}; mean±std over "
+        f"{len(seeds)} seeds {list(seeds)}; held-out speakers; dense EER "
+        f"{original_eer:.2%}):"
     )
-    spreads = {}
+    header = (
+        f"{'variant':<11}{'FVU':>12}{'mean L0':>13}{'dead':>12}{'EER recon':>13}"
+        + "".join(f"{'AUC ' + c:>13}" for c in classes)
+        + "".join(f"{'split->' + str(n):>12}" for n, _ in larger)
+        + f"{'train AUC min-max':>19}{'dir. cos':>10}{'s':>6}"
+    )
+    print(header)
+    table = {}
     for name, variant in VARIANTS.items():
         start = time.perf_counter()
-        result = fit_best(X, language, train, n_latents, k, n_seeds, **variant)
-        scores = result.scores["score"]
-        held_out = held_out_aucs(result.estimator, X, language, train, test)
-        spreads[name] = {
-            "min": float(scores.min()),
-            "max": float(scores.max()),
-            "held_out": float(sum(held_out.values()) / len(held_out)),
+        rows = [
+            fit_variant_seed(X, language, train, test, trials, sizes, seed, variant)
+            for seed in seeds
+        ]
+        train_means = [np.mean(list(row["train_auc"].values())) for row in rows]
+        summary = {
+            "fvu": [row["fvu"] for row in rows],
+            "l0": [row["l0"] for row in rows],
+            "dead": [row["dead"] for row in rows],
+            "eer": [row["eer"] for row in rows],
+            "auc": {c: [row["auc"][c] for row in rows] for c in classes},
+            "train_auc": train_means,
+            "children": {n: [row[f"children_{n}"] for row in rows] for n, _ in larger},
+            "direction_cosine": _direction_agreement(rows, classes),
         }
+        table[name] = summary
         print(
-            f"  {name:<10s} train AUC min {scores.min():.3f} max {scores.max():.3f} "
-            f"(spread {scores.max() - scores.min():.3f}); seed {result.seed} kept, "
-            f"held-out AUC {spreads[name]['held_out']:.3f} "
-            f"({time.perf_counter() - start:.1f} s)"
+            f"{name:<11}{_spread(summary['fvu']):>12}{_spread(summary['l0'], 2):>13}"
+            f"{_spread(summary['dead']):>12}"
+            f"{_spread(100 * np.array(summary['eer']), 2) + '%':>13}"
+            + "".join(f"{_spread(summary['auc'][c]):>13}" for c in classes)
+            + "".join(f"{_spread(summary['children'][n], 2):>12}" for n, _ in larger)
+            + f"{min(train_means):>12.3f}-{max(train_means):.3f}"
+            + f"{summary['direction_cosine']:>10.3f}"
+            + f"{time.perf_counter() - start:>6.0f}"
         )
-    return spreads
+    print(
+        "FVU: held-out variance unexplained; mean L0: active latents per held-out "
+        "embedding; dead: fraction of latents that fired on no training sample in "
+        "the last epoch; EER recon: verification EER of the reconstructions; AUC "
+        "<language>: the latent best on the training speakers, on held-out ones; "
+        "split->L: latents of an L-latent SAE (same variant and seed) matching "
+        "each language latent (decoder cosine >= 0.3), mean over languages; train "
+        "AUC: best language latents' training AUC (mean over languages), lowest "
+        "and highest seed; dir. cos: mean |cosine| between the seeds' decoder "
+        "directions of the same language's latent (1: every seed finds the same "
+        "direction)."
+    )
+    steadiest = min(table, key=lambda n: np.ptp(table[n]["train_auc"]))
+    print(
+        "language latent across seeds: std of held-out AUC (mean over languages) "
+        + ", ".join(
+            f"{n} {np.mean([np.std(v) for v in t['auc'].values()]):.3f}"
+            for n, t in table.items()
+        )
+        + f"; narrowest training-AUC range: {steadiest}"
+    )
+    return table
 
 
 def report_steering(X, metadata, train, test, sae):
@@ -233,7 +350,8 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     config = QUICK if args.quick else FULL
-    X, metadata, train, test = build_corpus(config, args.seed)
+    seed = config["seed"] if args.seed is None else args.seed
+    X, metadata, train, test = build_corpus(config, seed)
     language = metadata["language"].to_numpy()
     trials = make_trials(metadata["speaker"].to_numpy()[test], random_state=0)
     original_eer = verification_eer(X[test], trials)
@@ -272,16 +390,23 @@ def main(argv=None):
                 f"{len(splits)} latents split; the first language latent "
                 f"({language_latent}) -> {list(children)}"
             )
-    spreads = None
+    variants = None
     if args.variants:
-        spreads = report_variants(
-            X, language, train, test, *config["sizes"][0], args.sae_seeds
+        variants = report_variants(
+            X,
+            language,
+            train,
+            test,
+            trials,
+            original_eer,
+            config["variant_sizes"],
+            range(args.variant_seeds),
         )
     return {
         "original_eer": original_eer,
         "models": models,
         "aucs": aucs,
-        "variants": spreads,
+        "variants": variants,
     }
 
 

@@ -2,8 +2,9 @@
 
 Public estimators:
 
-- :class:`CLAPEmbedder`: audio (files or waveforms) to LAION-CLAP embeddings,
-  and text to the same space with :meth:`CLAPEmbedder.embed_text`.
+- :class:`CLAPEmbedder`: audio (files or waveforms) to CLAP embeddings of
+  three families (LAION's laion-clap and Hugging Face checkpoints, Microsoft
+  CLAP), and text to the same space with :meth:`CLAPEmbedder.embed_text`.
 - :class:`MiniCLAP`: a small CLAP-style audio-text model trained from scratch
   on captioned audio (controlled experiments, small corpora).
 - :class:`ConceptDecomposer`: dense embeddings -> sparse nonnegative weights

@@ -2,8 +2,10 @@
 
 - :func:`run_speech_demo`: Pluth, Zhou and Gurbani's pipeline on speech that
   eSpeak NG synthesises, embedded by the real pretrained Resemblyzer encoder:
-  a TopK sparse autoencoder, its best latent per language (ROC AUC on
-  held-out speakers), steering, and speaker verification on reconstructions.
+  a TopK sparse autoencoder, its best latent per language, per gender and
+  for telephone hold music mixed under a quarter of the utterances (ROC AUC
+  on held-out speakers), steering, and speaker verification on
+  reconstructions.
 - :func:`run_clap_demo`: CLAP audio embeddings of generated sounds decomposed
   over the bundled concept vocabulary embedded by the same model.
 - :func:`run_concept_demo`: a MiniCLAP trained on generated sound scenes with
@@ -34,6 +36,8 @@ SPEECH_FULL = {
     "verification_sae": (256, 64),
     "n_seeds": 8,
     "max_epochs": 150,
+    "music_fraction": 0.25,
+    "music_snr": 5.0,
 }
 SPEECH_QUICK = {
     "languages": ("en", "es", "ru"),
@@ -43,6 +47,8 @@ SPEECH_QUICK = {
     "verification_sae": (64, 16),
     "n_seeds": 1,
     "max_epochs": 80,
+    "music_fraction": 0.25,
+    "music_snr": 5.0,
 }
 
 
@@ -172,12 +178,16 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
         languages,
         n_voices=config["n_voices"],
         n_utterances=config["n_utterances"],
+        music_fraction=config["music_fraction"],
+        music_snr=config["music_snr"],
         random_state=random_state,
     )
     say(
         f"Synthesised {len(waveforms)} utterances with eSpeak NG "
         f"({', '.join(languages)}; {config['n_voices']} voices each) in "
-        f"{time.perf_counter() - start:.1f} s."
+        f"{time.perf_counter() - start:.1f} s; "
+        f"{int((metadata['music'] == 'music').sum())} of them with telephone hold "
+        f"music mixed in at {config['music_snr']:g} dB SNR, as in IVR calls."
     )
     start = time.perf_counter()
     embedder = ResemblyzerEmbedder(sample_rate=16000, device=device, progress=progress)
@@ -245,6 +255,16 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
             for g, auc in gender_auc.items()
         )
     )
+    # Hold music (Pluth et al.'s IVR music) against clean speech: the same
+    # SAE's best latent for it, chosen on the training speakers.
+    music = metadata["music"].to_numpy() == "music"
+    music_best = top_latents(sae.transform(X[train]), music[train], classes=[True])
+    music_latent = int(music_best["latent"].iloc[0])
+    music_auc = float(roc_auc_score(music[test], Z_test[:, music_latent]))
+    say(
+        f"  hold music: latent {music_latent} held-out AUC {music_auc:.3f} "
+        f"(train {float(music_best['auc'].iloc[0]):.3f})"
+    )
     attribute = table["train_auc"].idxmax()
     latent = int(table.loc[attribute, "latent"])
     say()
@@ -271,11 +291,17 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
 
     n_big, k_big = config["verification_sae"]
     big = _fit_sae(X[train], n_big, k_big, random_state, config, device, lr=1e-3)
-    reconstructed = big.inverse_transform(big.transform(X[test]))
-    trials = make_trials(speaker[test], random_state=random_state)
-    original_eer = verification_eer(X[test], trials)
+    # Verification on the clean utterances: hold music shared across calls
+    # would make different speakers sound alike, which is another question.
+    clean = test & ~music
+    reconstructed = big.inverse_transform(big.transform(X[clean]))
+    trials = make_trials(speaker[clean], random_state=random_state)
+    original_eer = verification_eer(X[clean], trials)
     reconstructed_eer = verification_eer(reconstructed, trials)
-    say(f"Speaker verification on held-out speakers ({len(trials)} trials, cosine):")
+    say(
+        f"Speaker verification on held-out speakers' clean utterances "
+        f"({len(trials)} trials, cosine):"
+    )
     say(f"  EER original embeddings       {original_eer:.2%}")
     say(
         f"  EER SAE reconstructions       {reconstructed_eer:.2%}  "
@@ -335,6 +361,8 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
     return {
         "top_latents": table,
         "gender_auc": gender_auc,
+        "music_latent": music_latent,
+        "music_auc": music_auc,
         "attribute": attribute,
         "latent": latent,
         "steering": effect,

@@ -21,6 +21,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
+from sklearn_audioconcepts._clap_models import PUBLISHED_MODELS
 from sklearn_audioconcepts.audio import AudioInputError, resample
 from sklearn_audioconcepts.clap import CLAPEmbedder
 
@@ -660,3 +661,40 @@ def test_max_duration_embeds_the_first_seconds(embedder, tmp_path, stream, reque
     np.testing.assert_allclose(capped.transform([str(path)]), first, atol=1e-5)
     with pytest.raises(ValueError, match="max_duration"):
         with_params(embedder, max_duration=0).transform([str(path)])
+
+
+# -- every published name, offline ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_MODELS))
+def test_every_published_name_offline_names_what_to_provide(
+    name, monkeypatch, tmp_path
+):
+    """Offline with an empty cache, each published name fails before any model
+    is built, with an error that names the file or hub repo to fetch and says
+    what to pass instead."""
+    from huggingface_hub import constants
+
+    published = PUBLISHED_MODELS[name]
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if published.family == "laion":  # laion-clap's own folder is looked in first
+        spec = importlib.util.find_spec("laion_clap")
+        laion_dir = os.path.dirname(spec.origin)
+        if os.path.exists(os.path.join(laion_dir, published.filename)):
+            pytest.skip(f"{published.filename} is installed in {laion_dir}")
+    embedder = CLAPEmbedder(name, device="cpu")
+    spec = embedder._model_spec()
+    assert (spec.family, spec.embedding_dim, spec.sample_rate) == (
+        published.family,
+        published.embedding_dim,
+        published.sample_rate,
+    )
+    with pytest.raises((FileNotFoundError, OSError)) as error:
+        embedder.embed_text(["x"])
+    message = str(error.value)
+    assert published.hub_repo in message
+    if published.filename is not None:
+        assert published.filename in message
+    assert "checkpoint" in message

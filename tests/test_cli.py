@@ -445,9 +445,9 @@ def test_demo_quick_end_to_end(tmp_path, tiny_clap, capsys):
     out = capsys.readouterr().out
     report = (tmp_path / "report.txt").read_text()
     assert out.strip() == report.strip()
-    for text in ("Top latent per language", "held-out AUC", "Steering latent",
-                 "EER original", "EER SAE reconstructions", "CLAP embeddings",
-                 "pure tone 440 Hz", "Sparsity sweep"):  # fmt: skip
+    for text in ("Top latent per language", "held-out AUC", "hold music: latent",
+                 "Steering latent", "EER original", "EER SAE reconstructions",
+                 "CLAP embeddings", "pure tone 440 Hz", "Sparsity sweep"):  # fmt: skip
         assert text in report
     for name in ("latent_auc.png", "steering_shift.png", "clap_concept_bars.png",
                  "scenes_concept_bars.png", "scenes_sparsity_sweep.png"):  # fmt: skip
