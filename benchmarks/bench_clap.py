@@ -47,7 +47,8 @@ For laion the estimator's own work (validation, windows, batching,
 averaging) is also timed alone with laion-clap's call stubbed out, reported as
 a fraction of the laion-clap time. Timings take the best of ``--repeats``
 rounds after a warm-up call of each side, the cases of a family interleaved round by
-round (drifting load on a shared machine hits all alike), with torch's default
+round and rotated between rounds (drifting load on a shared machine hits all
+alike), with torch's default
 thread count unless ``--threads``.
 
 Run ``python benchmarks/bench_clap.py`` (``--quick`` for a smoke run,
@@ -211,15 +212,21 @@ def best_times(cases, repeats, cpu=None):
     """Best wall time of each case over ``repeats`` interleaved rounds.
 
     Rounds run every case once, in turn, so that drifting machine load (a
-    shared machine) hits all cases alike instead of the last ones. ``cpu``,
+    shared machine) hits all cases alike instead of the last ones; each round
+    starts one case later than the one before, so that no case always runs
+    in the same place of the round (on a 2-core machine the case after a
+    given one was measured up to 30% slower, whichever it was). ``cpu``,
     a dict, receives the best CPU time of the process (all its threads) per
     case: the work done, which waiting for a busy CPU does not inflate.
     """
     best = dict.fromkeys(cases, np.inf)
     best_cpu = dict.fromkeys(cases, np.inf)
     outputs = {}
-    for _ in range(repeats):
-        for name, function in cases.items():
+    names = list(cases)
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            function = cases[name]
             start, start_cpu = time.perf_counter(), time.process_time()
             outputs[name] = function()
             best[name] = min(best[name], time.perf_counter() - start)
@@ -765,7 +772,7 @@ def main(argv=None):
     parser.add_argument("--n-clips", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=7.0)
     parser.add_argument("--batch-size", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="0: torch default")
     parser.add_argument(
