@@ -450,7 +450,9 @@ def quantize_dynamic_int8(backend):
     ``torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
     dtype=torch.qint8)`` on a deep copy of the model: ``backend`` (which
     :func:`cached_backend` may share between estimators) is left as it was.
-    CPU only. Not exposed yet: ``benchmarks/bench_clap.py`` measures its
+    CPU only. ``torch.ao.quantization`` is deprecated in favour of torchao
+    (its warning says "will be removed in 2.10"; it still works in torch
+    2.14). Not exposed yet: ``benchmarks/bench_clap.py`` measures its
     speed-up and its cosine to the float32 embeddings per family (issue 14
     offers it only where that cosine is at least 0.99).
     """
@@ -478,8 +480,11 @@ def quantize_dynamic_int8(backend):
     }
     model = copy.deepcopy(model, memo)
     with warnings.catch_warnings():
-        # torch 2.10+ deprecates quantized tensor creation (torchao replaces it).
+        # torch deprecates torch.ao.quantization and quantized tensors in favour
+        # of torchao (still present and working in torch 2.14); not the user's
+        # concern while this stays private.
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.ao.quantization.quantize_dynamic(
             model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
         )
