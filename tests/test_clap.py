@@ -118,6 +118,7 @@ def with_params(embedder, **params):
         "on_error": "raise",
         "max_duration": None,
         "progress": False,
+        "resampler": "scipy",
     }
     return embedder.set_params(**{**defaults, **params})
 
@@ -660,3 +661,20 @@ def test_max_duration_embeds_the_first_seconds(embedder, tmp_path, stream, reque
     np.testing.assert_allclose(capped.transform([str(path)]), first, atol=1e-5)
     with pytest.raises(ValueError, match="max_duration"):
         with_params(embedder, max_duration=0).transform([str(path)])
+
+
+def test_librosa_resampler_matches_laion_clap_file_path(embedder, audio_files):
+    """resampler='librosa' gives what laion-clap's own file reader gives."""
+    import torch
+
+    files = audio_files[:3]  # 16 kHz, 22.05 kHz, 44.1 kHz stereo; none 48 kHz
+    module = embedder._backend().module
+    with torch.inference_mode():
+        expected = module.get_audio_embedding_from_filelist(files)
+    matched = with_params(embedder, resampler="librosa").transform(files)
+    ours = with_params(embedder).transform(files)
+    np.testing.assert_allclose(matched, expected, atol=1e-5)
+    # The default resampler gives a (slightly) different waveform.
+    assert np.abs(ours - expected).max() > 1e-5
+    with pytest.raises(ValueError, match="resampler"):
+        with_params(embedder, resampler="soxr").transform(files)
