@@ -429,7 +429,8 @@ def test_demo_without_clap_says_how_to_get_a_checkpoint(tmp_path, capsys, monkey
     argv = ["demo", "--quick", "--skip-speech", "--output", str(tmp_path)]
     assert main(argv) == EXIT_OK
     out = capsys.readouterr().out
-    assert "--clap-checkpoint" in out and "630k-audioset-best" in out
+    assert "--clap-checkpoint" in out and "msclap-2023" in out
+    assert "630k-audioset-best" in out and "laion/larger_clap_general" in out
     report = (tmp_path / "report.txt").read_text()
     assert "Sparsity sweep" in report and "Speaker" not in report
     for name in ("scenes_concept_bars.png", "scenes_sparsity_sweep.png"):
@@ -1164,3 +1165,27 @@ def test_user_embedder_errors(tmp_path, tone_folder, monkeypatch, capsys):
     argv = ["vocabulary", "-o", str(tmp_path / "v.npz")]
     assert main(argv) == EXIT_USAGE
     assert "one of the two" in capsys.readouterr().err
+
+
+def test_demo_finds_a_cached_published_model(tmp_path, monkeypatch):
+    """The demo picks up paper 1's model from the Hugging Face cache, then a
+    LAION one; nothing cached gives None (no network is touched)."""
+    import huggingface_hub
+
+    from sklearn_audioconcepts import _demo
+
+    cached = {}
+
+    def from_cache(repo, filename):
+        return cached.get((repo, filename))
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", from_cache)
+    assert _demo.find_cached_clap_checkpoint() is None
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    cached[("laion/larger_clap_general", "config.json")] = str(config)
+    assert _demo.find_cached_clap_checkpoint() == "laion/larger_clap_general"
+    weights = tmp_path / "CLAP_weights_2023.pth"
+    weights.write_bytes(b"0")
+    cached[("microsoft/msclap", "CLAP_weights_2023.pth")] = str(weights)
+    assert _demo.find_cached_clap_checkpoint() == str(weights)
