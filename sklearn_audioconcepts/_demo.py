@@ -340,8 +340,10 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
             output / "language_sae_report",
             X=X,
             sample_rate=16000,
-            labels=metadata[["language"]],
-            metadata=metadata.drop(columns="language").assign(held_out=test),
+            labels=metadata[["language", "gender", "music"]],
+            metadata=metadata.drop(columns=["language", "gender", "music"]).assign(
+                held_out=test
+            ),
             ids=ids,
             overwrite=True,
             progress=progress,
