@@ -44,16 +44,21 @@ Data sources:
   are no folds.
 
 Real clips are embedded with :class:`~sklearn_audioconcepts.CLAPEmbedder`
-(``--embedder``, formerly ``--clap-checkpoint``); class prompts are
-``"This is a sound of {category}."``.
+(``--embedder``, formerly ``--clap-checkpoint``): any published name of the
+three CLAP families, a hub id, a checkpoint file or a model folder. The
+paper evaluated Microsoft CLAP 2023, ``--embedder msclap-2023``
+(``CLAPEmbedder("msclap-2023")``: HTS-AT and GPT-2, 1024-d, 44.1 kHz, 7 s
+clips). ``--clap-family`` checks the family; ``--clap-audio-model`` (laion
+only) is inferred from the name or the weights unless given. Class prompts
+are ``"This is a sound of {category}."``.
 
 Run from the repository root::
 
     python benchmarks/reproduce_concept_paper.py --quick            # seconds
     python benchmarks/reproduce_concept_paper.py --output results/  # minutes
     python benchmarks/reproduce_concept_paper.py \\
-        --embedder 630k-audioset-best.pt --dataset ESC-50-master \\
-        --layout esc50 --output results/ --cache ~/.cache/esc50-clap
+        --embedder msclap-2023 --dataset ESC-50-master \\
+        --layout esc50 --output results/ --cache ~/.cache/esc50-msclap
 
 Figures (``--output``): zero-shot and probe accuracy against L0 per
 vocabulary size, reconstruction cosine per L1, per-class concept bars.
@@ -121,8 +126,12 @@ def parse_args(argv=None):
         "--embedder",
         "--clap-checkpoint",
         dest="embedder",
-        help="CLAP checkpoint name or path embedding --dataset (real run); "
-        "'miniclap' without --dataset trains a MiniCLAP on generated sound scenes",
+        help="CLAP model embedding --dataset (real run): a published name "
+        "(msclap-2023, Microsoft CLAP 2023, is the paper's model; "
+        "630k-audioset-best, laion/larger_clap_general, ...; see "
+        "'sklearn-audioconcepts models'), a hub id, a checkpoint file or a "
+        "model folder; 'miniclap' without --dataset trains a MiniCLAP on "
+        "generated sound scenes",
     )
     parser.add_argument(
         "--dataset",
@@ -149,8 +158,23 @@ def parse_args(argv=None):
     )
     parser.add_argument("--csv", help="the CSV (default: found in --dataset)")
     parser.add_argument("--test-fold", help="fold held out (default: the last)")
-    parser.add_argument("--clap-text-model", help="local RoBERTa directory")
-    parser.add_argument("--clap-audio-model", default="HTSAT-tiny")
+    parser.add_argument(
+        "--clap-family",
+        choices=["auto", "laion", "hf", "msclap"],
+        default="auto",
+        help="CLAP family of --embedder (default: told from the name or files)",
+    )
+    parser.add_argument(
+        "--clap-text-model",
+        help="local text-encoder folder (RoBERTa for laion, GPT-2 for "
+        "msclap-2023, BERT for msclap-2022), for offline runs",
+    )
+    parser.add_argument(
+        "--clap-audio-model",
+        default=None,
+        help="laion-clap audio architecture (HTSAT-tiny, HTSAT-base, ...); "
+        "default: inferred from the name or the checkpoint",
+    )
     parser.add_argument("--cache", help="embedding cache folder (real run)")
     parser.add_argument(
         "--vocabulary-sizes", type=int, nargs="+", help="override the sizes swept"
@@ -362,11 +386,12 @@ def _single_label(labels, class_names):
 
 
 def make_embedder(args):
-    """The CLAP model named by ``--embedder`` (a checkpoint name or path)."""
+    """The CLAP model named by ``--embedder`` (a published name, hub id or path)."""
     from sklearn_audioconcepts.clap import CLAPEmbedder
 
     return CLAPEmbedder(
         checkpoint=args.embedder,
+        family=args.clap_family,
         audio_model=args.clap_audio_model,
         text_model=args.clap_text_model,
         device=args.device,

@@ -25,6 +25,18 @@ Run from the repository root::
 With ``--output``: ``scenes_sparsity_sweep.png`` (L0 against zero-shot
 accuracy and faithfulness), ``scenes_concept_bars.png`` and
 ``results.json``.
+
+MiniCLAP trains on each clip's caption half of the time and on one of its two
+short keyword captions (``make_sound_scenes``' ``short_captions``) otherwise.
+Measured in full mode (seed 0; 2 shared CPU cores, load 8-12): dense
+zero-shot on ``source`` 0.895, concept reconstructions 0.897 (33 active
+concepts), top-3 concept precision 0.583 at the default ``l1_penalty=0.05``
+(18.2 active concepts, factor recall 0.824; 0.675 at 0.2), text->audio R@10
+0.989. The issue's target of 0.7 for the precision is missed: most wrong
+top-3 concepts are two-value compositions whose source is wrong ("loud
+speech" on a loud siren), because the bag-of-words text tower reads such a
+phrase mostly as its modifier. Before the short captions and "sound" in the
+captions: 0.873, 0.883, 0.548 and 0.985.
 """
 
 import argparse

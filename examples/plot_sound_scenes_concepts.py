@@ -48,11 +48,16 @@ print(len(train.concepts), "concepts, e.g.", train.concepts[40:43])
 # Train a small CLAP
 # ------------------
 # The CLAP objective (symmetric InfoNCE at temperature 0.1) pulls each clip
-# towards its own caption and away from the others of its batch.
+# towards its own caption and away from the others of its batch. Half of the
+# time the caption is one of the clip's short keyword captions ("quiet bell
+# over rain", after LAION-CLAP's keyword-to-caption augmentation), so that a
+# source word means its source on its own, as in the concept "loud speech".
+print(train.short_captions[:3])
+captions = [[c] * 2 + s for c, s in zip(train.captions, train.short_captions)]
 model = MiniCLAP(
     sample_rate=train.sample_rate, max_epochs=30, device="cpu", random_state=0
 )
-model.fit(train.audio, train.captions)
+model.fit(train.audio, captions)
 X_train, X_test = model.transform(train.audio), model.transform(test.audio)
 
 # %%

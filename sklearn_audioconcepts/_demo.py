@@ -340,8 +340,10 @@ def _speech_demo(output, *, quick, random_state, device, progress, say):
             output / "language_sae_report",
             X=X,
             sample_rate=16000,
-            labels=metadata[["language"]],
-            metadata=metadata.drop(columns="language").assign(held_out=test),
+            labels=metadata[["language", "gender", "music"]],
+            metadata=metadata.drop(columns=["language", "gender", "music"]).assign(
+                held_out=test
+            ),
             ids=ids,
             overwrite=True,
             progress=progress,
@@ -443,37 +445,57 @@ def run_clap_demo(
 
 
 CLAP_HOWTO = """\
-The CLAP part of the demo needs a LAION-CLAP checkpoint, and none was found.
-  - Offline: download 630k-audioset-best.pt (about 2 GB) from
-    https://huggingface.co/lukewys/laion_clap/tree/main on a machine with
-    internet, copy it here, and run
-        sklearn-audioconcepts demo --clap-checkpoint /path/to/630k-audioset-best.pt
-    (the text encoder, roberta-base, must then be in the Hugging Face cache or
-    given with --clap-text-model DIR).
-  - Online: run the demo with --clap-checkpoint 630k-audioset-best to download it.
-  - Requires: pip install "sklearn-audioconcepts[clap]"."""
+The pretrained-CLAP part of the demo needs a CLAP model, and none was found
+(`sklearn-audioconcepts models` lists the names it knows).
+  - Offline: on a machine with internet, download paper 1's model,
+    CLAP_weights_2023.pth from https://huggingface.co/microsoft/msclap, copy it
+    here, and run
+        sklearn-audioconcepts demo --clap-checkpoint /path/to/CLAP_weights_2023.pth
+    (its text encoder, gpt2, must then be in the Hugging Face cache or given
+    with --clap-text-model DIR). A LAION checkpoint such as
+    630k-audioset-best.pt from https://huggingface.co/lukewys/laion_clap, or a
+    folder saved from laion/larger_clap_general, works the same way.
+  - Online: run the demo with --clap-checkpoint msclap-2023 (or
+    630k-audioset-best, or laion/larger_clap_general) to download it.
+  - Requires: pip install "sklearn-audioconcepts[msclap]" (or [clap] for
+    laion-clap checkpoints)."""
+
+# Published models looked for in the caches, paper 1's first.
+_CACHED_CANDIDATES = ("msclap-2023", "630k-audioset-best", "laion/larger_clap_general")
 
 
 def find_cached_clap_checkpoint():
-    """A published CLAP checkpoint already on this machine, or None.
+    """A published CLAP model already on this machine, or None.
 
-    Looks where laion-clap's own loader saves it and in the Hugging Face
-    cache, without importing laion-clap (whose import reaches for the hub)
-    and without any network access.
+    Looks where laion-clap's own loader saves its checkpoints and in the
+    Hugging Face cache, without importing the model libraries (laion-clap's
+    import reaches for the hub) and without any network access. Returns a
+    file path, or a hub id whose files are cached.
     """
     import importlib.util
 
-    name = "630k-audioset-best.pt"
-    spec = importlib.util.find_spec("laion_clap")
-    if spec is None or spec.origin is None:
-        return None
-    candidate = Path(spec.origin).parent / name
-    if candidate.is_file():
-        return str(candidate)
+    from ._clap_models import PUBLISHED_MODELS
+
+    for name in _CACHED_CANDIDATES:
+        published = PUBLISHED_MODELS[name]
+        if published.family == "laion":
+            spec = importlib.util.find_spec("laion_clap")
+            if spec is not None and spec.origin is not None:
+                candidate = Path(spec.origin).parent / published.filename
+                if candidate.is_file():
+                    return str(candidate)
+        filename = published.filename or "config.json"
+        cached = _hub_cached(published.hub_repo, filename)
+        if cached is not None:
+            return cached if published.filename else name
+    return None
+
+
+def _hub_cached(repo, filename):
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache("lukewys/laion_clap", name)
+        cached = try_to_load_from_cache(repo, filename)
     except Exception:  # noqa: BLE001 - no hub client or a broken cache: not found
         return None
     return cached if isinstance(cached, str) and os.path.isfile(cached) else None

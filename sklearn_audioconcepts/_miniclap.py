@@ -167,12 +167,19 @@ class MiniCLAPModule(nn.Module):
         )
 
 
-def clap_loss(module, features, tokens):
-    """Symmetric InfoNCE of a batch of matching (audio, caption) pairs."""
+def clap_loss(module, features, tokens, duplicates=None):
+    """Symmetric InfoNCE of a batch of matching (audio, caption) pairs.
+
+    ``duplicates`` (batch, batch) bool marks pairs ``(i, j)``, ``i != j``,
+    whose captions are identical: they are left out of each other's
+    negatives.
+    """
     audio = F.normalize(module.audio(features), dim=-1)
     text = F.normalize(module.text(tokens), dim=-1)
     scale = module.logit_scale.clamp(max=float(np.log(_MAX_LOGIT_SCALE))).exp()
     logits = scale * audio @ text.T
+    if duplicates is not None and bool(duplicates.any()):
+        logits = logits.masked_fill(duplicates, float("-inf"))
     target = torch.arange(len(logits), device=logits.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
@@ -182,6 +189,7 @@ def train(
     features,
     tokens,
     *,
+    counts=None,
     max_epochs,
     batch_size,
     lr,
@@ -196,6 +204,11 @@ def train(
     unknown-word token, so that no caption relies on a single word.
     """
     n = len(features)
+    if counts is None:
+        counts = torch.ones(n, dtype=torch.long)
+    counts = counts.to(torch.long)
+    offsets = torch.cumsum(counts, 0) - counts
+    several = bool((counts > 1).any())
     batch_size = min(batch_size, n)
     steps_per_epoch = max(1, n // batch_size)  # drop the ragged last batch
     optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=1e-4)
@@ -216,7 +229,18 @@ def train(
         losses = []
         for step in range(steps_per_epoch):
             rows = order[step * batch_size : (step + 1) * batch_size]
-            batch_tokens = tokens[rows]
+            if several:
+                # One of each clip's captions, drawn afresh at every step.
+                clips = rows.cpu()
+                draw = torch.rand(len(clips), generator=generator)
+                chosen = offsets[clips] + (draw * counts[clips]).long()
+                batch_tokens = tokens[chosen.to(tokens.device)]
+            else:
+                batch_tokens = tokens[rows]
+            # A caption that another pair of the batch has too (short
+            # captions repeat) is not that pair's negative.
+            same = (batch_tokens[:, None, :] == batch_tokens[None, :, :]).all(-1)
+            same.fill_diagonal_(False)
             if word_dropout > 0:
                 drop = (
                     torch.rand(batch_tokens.shape, generator=generator).to(
@@ -227,7 +251,7 @@ def train(
                 batch_tokens = torch.where(
                     drop & (batch_tokens != PAD), UNK, batch_tokens
                 )
-            loss = clap_loss(module, features[rows], batch_tokens)
+            loss = clap_loss(module, features[rows], batch_tokens, same)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

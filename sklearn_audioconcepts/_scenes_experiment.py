@@ -61,6 +61,19 @@ def factor_prompts(scenes, factor):
     return values, prompts
 
 
+def training_captions(scenes):
+    """Each clip's captions to train on: its caption half of the time.
+
+    The full caption, repeated as many times as the clip has short captions,
+    then the short captions (:func:`make_sound_scenes`' keyword-style
+    captions): :class:`MiniCLAP` draws one of them at every step.
+    """
+    return [
+        [caption] * max(1, len(short)) + list(short)
+        for caption, short in zip(scenes.captions, scenes.short_captions)
+    ]
+
+
 def run_experiment(
     config=DEMO, *, random_state=0, device="cpu", output=None, say=_print
 ):
@@ -99,7 +112,7 @@ def run_experiment(
         device=device,
         progress=False,
         random_state=random_state,
-    ).fit(train.audio, train.captions)
+    ).fit(train.audio, training_captions(train))
     results["training_seconds"] = time.perf_counter() - start
     results["training_cpu_seconds"] = time.process_time() - cpu
     say(

@@ -106,7 +106,12 @@ _EFFECT_CLAUSES = {
     "telephone": ("through a telephone", "over a telephone line"),
 }
 _LOUDNESS_WORDS = {"loud": ("loud", "loudly"), "quiet": ("quiet", "quietly")}
-_OPENINGS = ("", "", "you can hear ", "a recording of ", "this is ")
+# "sound" is in the openings so that the word the concept phrases ("loud
+# sound") and the zero-shot prompts ("This is a sound of ...") use is one the
+# text tower has learned, not an unknown word with a random embedding.
+_OPENINGS = (
+    "", "the sound of ", "you can hear ", "a recording of ", "this is a sound of ",
+)  # fmt: skip
 
 
 def _article(phrase):
@@ -158,6 +163,61 @@ def caption(row, rng):
         # Another word order: the context first, then the main sound.
         text = ", ".join([clauses[0], main, *clauses[1:]])
     return text[0].upper() + text[1:] + "."
+
+
+def _keywords_of(row, rng):
+    """One short phrase per factor value of a clip (the words of its captions)."""
+    words = {}
+    if row["source"] == "speech":
+        words["source"] = "speech"
+        words["language"] = f"{row['language']} speech"
+        words["voice"] = (
+            f"{row['voice']} voice"
+            if rng.rand() < 0.5
+            else ("man" if row["voice"] == "male" else "woman")
+        )
+        words["speed"] = (
+            f"{row['speed']} speech"
+            if rng.rand() < 0.5
+            else f"spoken {'slowly' if row['speed'] == 'slow' else 'fast'}"
+        )
+    else:
+        words["source"] = _SOURCE_NOUNS[row["source"]][rng.randint(2)]
+    words["pitch"] = _PITCH_WORDS[row["pitch"]]
+    words["loudness"] = _LOUDNESS_WORDS[row["loudness"]][0]
+    if row["background"] != "none":
+        templates = ("{}", *_BACKGROUND_CLAUSES)
+        words["background"] = templates[rng.randint(len(templates))].format(
+            row["background"]
+        )
+    if row["event"] != "none":
+        templates = ("{}", *_EVENT_CLAUSES)
+        words["event"] = templates[rng.randint(len(templates))].format(row["event"])
+    if row["effect"] != "none":
+        options = _EFFECT_CLAUSES[row["effect"]]
+        words["effect"] = options[rng.randint(len(options))]
+    return words
+
+
+def short_caption(row, rng):
+    """A short caption: the main source and a few of the clip's other values.
+
+    After LAION-CLAP's keyword-to-caption augmentation: a few words ("quiet
+    bell over rain", "speech, German speech, fast") that always name the main
+    source and 1 or more of the clip's other factor values, in any order.
+    Trained on beside the full captions, they teach a model that a source
+    word carries its source on its own: in full speech captions "speech"
+    always comes with the language, voice and speed, and a model trained on
+    those alone reads "loud speech" as little more than "loud".
+    """
+    words = _keywords_of(row, rng)
+    others = [factor for factor in words if factor != "source"]
+    size = rng.randint(1, len(others) + 1)
+    chosen = ["source"] + [others[i] for i in rng.permutation(len(others))[:size]]
+    parts = [words[factor] for factor in chosen]
+    order = rng.permutation(len(parts))
+    separator = ", " if rng.rand() < 0.3 else " "
+    return separator.join(parts[i] for i in order)
 
 
 # -- concepts ----------------------------------------------------------------
@@ -502,6 +562,7 @@ def make_sound_scenes(
     sample_rate=16000,
     duration=1.5,
     max_sources=3,
+    n_short_captions=2,
     random_state=None,
 ):
     """Implementation of :func:`sklearn_audioconcepts.datasets.make_sound_scenes`."""
@@ -516,6 +577,10 @@ def make_sound_scenes(
         raise ValueError(f"duration must be in [0.5, 10] seconds, got {duration!r}.")
     if not isinstance(max_sources, Integral) or not 1 <= max_sources <= 3:
         raise ValueError(f"max_sources must be 1, 2 or 3, got {max_sources!r}.")
+    if not isinstance(n_short_captions, Integral) or n_short_captions < 0:
+        raise ValueError(
+            f"n_short_captions must be a nonnegative integer, got {n_short_captions!r}."
+        )
     rng = check_random_state(random_state)
     factors = draw_factors(rng, n_samples, max_sources)
     n = int(round(duration * sample_rate))
@@ -523,11 +588,18 @@ def make_sound_scenes(
     for row in factors.to_dict("records"):
         audio.append(synthesise(row, rng, n, sample_rate))
         captions.append(caption(row, rng))
+    # Drawn last, so that the audio and captions of a seed do not depend on
+    # n_short_captions.
+    short = [
+        [short_caption(row, rng) for _ in range(n_short_captions)]
+        for row in factors.to_dict("records")
+    ]
     names, asserted = concepts()
     return Bunch(
         audio=audio,
         sample_rate=int(sample_rate),
         captions=captions,
+        short_captions=short,
         factors=factors,
         concepts=names,
         concept_factors={name: dict(asserted[name]) for name in names},

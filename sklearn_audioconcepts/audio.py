@@ -258,12 +258,8 @@ def load_audio(path, *, target_sample_rate=None, mono=True, max_duration=None):
     return waveform, int(sample_rate)
 
 
-def resample(waveform, orig_sample_rate, target_sample_rate):
+def resample(waveform, orig_sample_rate, target_sample_rate, *, method="scipy"):
     """Resample along the last axis with a band-limited (anti-aliased) filter.
-
-    Rational factors use polyphase filtering
-    (:func:`scipy.signal.resample_poly`); factors with a huge numerator or
-    denominator use the FFT method.
 
     Parameters
     ----------
@@ -271,6 +267,12 @@ def resample(waveform, orig_sample_rate, target_sample_rate):
         Samples to resample.
     orig_sample_rate, target_sample_rate : int
         Rates in Hz.
+    method : {"scipy", "librosa"}, default="scipy"
+        ``"scipy"``: polyphase filtering (:func:`scipy.signal.resample_poly`)
+        for rational factors, the FFT method for factors with a huge
+        numerator or denominator. ``"librosa"``: ``librosa.resample`` with
+        ``res_type="soxr_hq"``, what ``librosa.load(path, sr=...)`` does (and
+        so laion-clap's ``get_audio_embedding_from_filelist``); needs librosa.
 
     Returns
     -------
@@ -280,9 +282,23 @@ def resample(waveform, orig_sample_rate, target_sample_rate):
     from scipy import signal
 
     orig, target = _check_rate(orig_sample_rate), _check_rate(target_sample_rate)
+    if method not in ("scipy", "librosa"):
+        raise ValueError(f"method must be 'scipy' or 'librosa', got {method!r}.")
     waveform = np.asarray(waveform, dtype=np.float32)
     if orig == target:
         return waveform
+    if method == "librosa":
+        try:
+            import librosa
+        except ImportError:
+            raise ImportError(
+                "resampler='librosa' needs librosa (installed with the [clap] "
+                "extra, or: pip install librosa)."
+            ) from None
+        resampled = librosa.resample(
+            waveform, orig_sr=orig, target_sr=target, res_type="soxr_hq"
+        )
+        return np.asarray(resampled, dtype=np.float32)
     divisor = gcd(orig, target)
     up, down = target // divisor, orig // divisor
     if max(up, down) <= _MAX_POLYPHASE_FACTOR:

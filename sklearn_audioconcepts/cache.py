@@ -322,7 +322,8 @@ def embedder_identity(
     """A hex digest of what determines an embedder's output.
 
     An embedder may define it itself with a ``cache_identity()`` method
-    returning a JSON-serialisable value. Otherwise it is made of:
+    returning a JSON-serialisable value (its class counts too). Otherwise it
+    is made of:
 
     - the class (module and qualified name) and the version of the package
       defining it;
@@ -359,7 +360,13 @@ def embedder_identity(
     """
     custom = getattr(embedder, "cache_identity", None)
     if callable(custom):
-        description = {"cache_identity": custom()}
+        # The class counts too: two embedders returning the same value from
+        # cache_identity() must not share entries.
+        cls = type(embedder)
+        description = {
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "cache_identity": custom(),
+        }
     else:
         description = _describe_estimator(embedder, tuple(ignore_params))
     description = {"format_version": _FORMAT_VERSION, **description}

@@ -688,6 +688,7 @@ def make_sound_scenes(
     sample_rate=16000,
     duration=1.5,
     max_sources=3,
+    n_short_captions=2,
     random_state=None,
 ):
     """Generate captioned sound scenes whose generative factors are known.
@@ -734,6 +735,10 @@ def make_sound_scenes(
     max_sources : {1, 2, 3}, default=3
         Most sources in a clip; the number is drawn uniformly from 1 to
         ``max_sources`` (main source, then background, then event).
+    n_short_captions : int, default=2
+        Short captions per clip in ``short_captions`` (0 for none). They are
+        drawn after everything else: the audio and the captions of a seed do
+        not depend on this number.
     random_state : int, RandomState instance or None, default=None
         Seed of every choice and every noise; the same seed gives the same
         clips, captions and factors.
@@ -745,7 +750,16 @@ def make_sound_scenes(
 
         - ``audio``: list of ``n_samples`` 1-D float32 waveforms;
         - ``sample_rate``: their rate (int);
-        - ``captions``: list of ``n_samples`` str, one caption per clip;
+        - ``captions``: list of ``n_samples`` str, one caption per clip,
+          naming every factor value that applies;
+        - ``short_captions``: list of ``n_samples`` lists of
+          ``n_short_captions`` str: keyword-style captions, after
+          LAION-CLAP's keyword-to-caption augmentation, that name the main
+          source and some of the clip's other values (``"quiet bell over
+          rain"``). ``MiniCLAP.fit`` takes several captions per clip; trained
+          on a clip's caption and its short captions, it learns what a
+          source word means on its own, which concept phrases such as
+          ``"loud speech"`` need;
         - ``factors``: pandas.DataFrame, one row per clip, one column per
           factor above, values short phrases;
         - ``concepts``: list of concept phrases (212): every factor value,
@@ -779,5 +793,6 @@ def make_sound_scenes(
         sample_rate=sample_rate,
         duration=duration,
         max_sources=max_sources,
+        n_short_captions=n_short_captions,
         random_state=random_state,
     )

@@ -68,11 +68,14 @@ class MiniCLAP(TransformerMixin, BaseEstimator):
         thousand captions memorises its pairs at CLIP's low temperatures; at
         0.1 held-out clips of
         :func:`~sklearn_audioconcepts.datasets.make_sound_scenes` (seed 2,
-        not the benchmark's) read as well or better on every factor but the
-        short event (0.70 to 0.68), and a concept decomposition of their
-        embeddings picks fewer half-right compositions (top-3 concept
-        precision 0.44 to 0.54 at ``l1_penalty=0.05``). Higher still (0.2)
-        helps the source and the precision more but blurs the fine speech
+        not the benchmark's; trained on captions only, measured before
+        ``short_captions`` and "sound" in the captions) read as well or
+        better on every factor but the short event (0.70 to 0.68), and a
+        concept decomposition of their embeddings picks fewer half-right
+        compositions (top-3 concept precision 0.44 to 0.54 at
+        ``l1_penalty=0.05``). Higher still (0.2) helps the source and the
+        precision more (0.59 on the benchmark's seeds, with short captions
+        off) but blurs the fine speech
         factors (language, voice, speed).
     sample_rate : int or None, default=None
         Sample rate of raw waveforms given without one (a list of 1-D arrays
@@ -208,8 +211,13 @@ class MiniCLAP(TransformerMixin, BaseEstimator):
         X : list of str or path-like, list of 1-D arrays, list of (array, int) \
 pairs, or ndarray of shape (n_clips, n_samples)
             Training audio, at least 2 clips of at least 0.1 s each.
-        y : list of str of length n_clips
-            One caption per clip.
+        y : list of length n_clips of str or of lists of str
+            One caption per clip, or several: a clip with several captions
+            is paired with one of them, drawn afresh at every step (as
+            LAION-CLAP trains on datasets with several captions per clip and
+            on keyword captions made from labels). In a batch, a caption that
+            another pair has too (short captions repeat) is not counted as
+            that pair's negative.
 
         Returns
         -------
@@ -233,8 +241,10 @@ pairs, or ndarray of shape (n_clips, n_samples)
         self.feature_mean_ = summaries.mean(axis=0)
         self.feature_std_ = summaries.std(axis=0) + 1e-3
         inputs = torch.from_numpy(self._standardise(summaries))
-        self.vocabulary_ = sorted({w for text in captions for w in _tokens(text)})
-        tokens = self._token_ids(captions)
+        flat = [text for texts in captions for text in texts]
+        self.vocabulary_ = sorted({w for text in flat for w in _tokens(text)})
+        tokens = self._token_ids(flat)
+        counts = torch.tensor([len(texts) for texts in captions])
 
         device = resolve_device(self.device)
         seed = int(
@@ -257,6 +267,7 @@ pairs, or ndarray of shape (n_clips, n_samples)
             module,
             inputs.to(device),
             tokens.to(device),
+            counts=counts,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             lr=self.lr,
@@ -503,12 +514,24 @@ def _check_captions(captions, n_clips):
     if len(captions) != n_clips:
         raise ValueError(
             f"Got {n_clips} clips but {len(captions)} captions; give exactly one "
-            "caption per clip, in the same order."
+            "caption (or one list of captions) per clip, in the same order."
         )
-    for index, text in enumerate(captions):
-        if not isinstance(text, str) or not _tokens(text):
+    checked = []
+    for index, texts in enumerate(captions):
+        texts = [texts] if isinstance(texts, str) else texts
+        try:
+            texts = list(texts)
+        except TypeError:
+            texts = [texts]
+        if not texts:
             raise ValueError(
-                f"Caption {index} is {text!r}; every caption must be a string with "
-                "at least one word."
+                f"Clip {index} has an empty list of captions; give at least one."
             )
-    return captions
+        for text in texts:
+            if not isinstance(text, str) or not _tokens(text):
+                raise ValueError(
+                    f"Caption {index} is {text!r}; every caption must be a string "
+                    "with at least one word."
+                )
+        checked.append(texts)
+    return checked

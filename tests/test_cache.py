@@ -118,6 +118,12 @@ def test_custom_cache_identity_and_fitted_attributes():
             return {"model": "custom", "revision": 3}
 
     assert embedder_identity(Custom(scale=1)) == embedder_identity(Custom(scale=5))
+
+    class Other(StatsEmbedder):  # same value, another class: not the same model
+        def cache_identity(self):
+            return {"model": "custom", "revision": 3}
+
+    assert embedder_identity(Other()) != embedder_identity(Custom())
     fitted = StatsEmbedder()
     before = embedder_identity(fitted)
     fitted.mean_ = np.zeros(4)

@@ -119,6 +119,7 @@ def with_params(embedder, **params):
         "on_error": "raise",
         "max_duration": None,
         "progress": False,
+        "resampler": "scipy",
     }
     return embedder.set_params(**{**defaults, **params})
 
@@ -698,3 +699,20 @@ def test_every_published_name_offline_names_what_to_provide(
     if published.filename is not None:
         assert published.filename in message
     assert "checkpoint" in message
+
+
+def test_librosa_resampler_matches_laion_clap_file_path(embedder, audio_files):
+    """resampler='librosa' gives what laion-clap's own file reader gives."""
+    import torch
+
+    files = audio_files[:3]  # 16 kHz, 22.05 kHz, 44.1 kHz stereo; none 48 kHz
+    module = embedder._backend().module
+    with torch.inference_mode():
+        expected = module.get_audio_embedding_from_filelist(files)
+    matched = with_params(embedder, resampler="librosa").transform(files)
+    ours = with_params(embedder).transform(files)
+    np.testing.assert_allclose(matched, expected, atol=1e-5)
+    # The default resampler gives a (slightly) different waveform.
+    assert np.abs(ours - expected).max() > 1e-5
+    with pytest.raises(ValueError, match="resampler"):
+        with_params(embedder, resampler="soxr").transform(files)

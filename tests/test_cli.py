@@ -429,7 +429,8 @@ def test_demo_without_clap_says_how_to_get_a_checkpoint(tmp_path, capsys, monkey
     argv = ["demo", "--quick", "--skip-speech", "--output", str(tmp_path)]
     assert main(argv) == EXIT_OK
     out = capsys.readouterr().out
-    assert "--clap-checkpoint" in out and "630k-audioset-best" in out
+    assert "--clap-checkpoint" in out and "msclap-2023" in out
+    assert "630k-audioset-best" in out and "laion/larger_clap_general" in out
     report = (tmp_path / "report.txt").read_text()
     assert "Sparsity sweep" in report and "Speaker" not in report
     for name in ("scenes_concept_bars.png", "scenes_sparsity_sweep.png"):
@@ -1073,3 +1074,118 @@ def test_vocabulary_texts_that_are_not_utf8_name_the_file(tmp_path, capsys):
     assert f"could not read concept list '{texts}'" in error
     assert "not UTF-8" in error
     assert not (tmp_path / "vocab.npz").exists()
+
+
+# -- a user's own embedder (the embedder protocol) -----------------------------
+
+_TOY_EMBEDDER = '''
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from sklearn_audioconcepts.audio import audio_sources
+
+
+class BandEmbedder(TransformerMixin, BaseEstimator):
+    """Energy in 8 frequency bands of the first 0.2 s, and texts by hashing."""
+
+    def __init__(self, device="cpu", progress=False, on_error="raise"):
+        self.device = device
+        self.progress = progress
+        self.on_error = on_error
+
+    def fit(self, X=None, y=None):
+        return self
+
+    def transform(self, X):
+        rows = []
+        for source in audio_sources(X, sample_rate=None):
+            waveform = source.load(16000, mono=True)[:3200]
+            spectrum = np.abs(np.fft.rfft(waveform, 512))[:256]
+            rows.append(spectrum.reshape(8, 32).sum(axis=1) + 1e-6)
+        rows = np.asarray(rows)
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype("float32")
+
+    def embed_text(self, texts):
+        rows = np.array([[(hash(t) >> s) % 7 + 1.0 for s in range(8)] for t in texts])
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype("float32")
+
+
+NOT_AN_EMBEDDER = object()
+'''
+
+
+def test_user_embedder_embeds_files_and_concepts(tmp_path, tone_folder, monkeypatch):
+    """--embedder MODULE:NAME: the CLI's embed and vocabulary take any object
+    following the embedder protocol, found in the current folder."""
+    (tmp_path / "toy_embedder.py").write_text(_TOY_EMBEDDER)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "bands.npz"
+    argv = ["embed", str(tone_folder), "-o", str(out), "-q",
+            "--embedder", "toy_embedder:BandEmbedder"]  # fmt: skip
+    assert main(argv) == EXIT_OK
+    ids, X, _, metadata = read_table(out)
+    assert sorted(ids) == ["a.wav", "b.flac", "sub/c.wav"]
+    assert X.shape == (3, 8) and metadata["model"] == "toy_embedder:BandEmbedder"
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1, atol=1e-5)
+    # The 220 Hz and 880 Hz tones peak in the first 1 kHz band, 3 kHz in the fourth.
+    peaks = {file_id: int(np.argmax(row)) for file_id, row in zip(ids, X)}
+    assert peaks == {"a.wav": 0, "b.flac": 0, "sub/c.wav": 3}
+
+    texts = tmp_path / "concepts.txt"
+    texts.write_text("low hum\nhigh whistle\nmid tone\n")
+    vocabulary = tmp_path / "vocabulary.npz"
+    argv = ["vocabulary", "-o", str(vocabulary), "--texts", str(texts), "-q",
+            "--embedder", "toy_embedder:BandEmbedder"]  # fmt: skip
+    assert main(argv) == EXIT_OK
+    from sklearn_audioconcepts import ConceptVocabulary
+
+    loaded = ConceptVocabulary.load(vocabulary)
+    assert loaded.names == ["low hum", "high whistle", "mid tone"]
+    assert loaded.embeddings.shape == (3, 8)
+
+
+def test_user_embedder_errors(tmp_path, tone_folder, monkeypatch, capsys):
+    (tmp_path / "toy_embedder.py").write_text(_TOY_EMBEDDER)
+    monkeypatch.chdir(tmp_path)
+    out = str(tmp_path / "x.npz")
+    cases = [
+        ("toy_embedder", "takes MODULE:NAME"),
+        ("no_such_module:Thing", "cannot import 'no_such_module'"),
+        ("toy_embedder:Missing", "has no 'Missing'"),
+        ("toy_embedder:NOT_AN_EMBEDDER", "has no transform() method"),
+    ]
+    for target, message in cases:
+        argv = ["embed", str(tone_folder), "-o", out, "--embedder", target]
+        assert main(argv) == EXIT_USAGE
+        assert message in capsys.readouterr().err
+    argv = ["embed", str(tone_folder), "-o", out, "--embedder",
+            "toy_embedder:BandEmbedder", "--checkpoint", "630k-best"]  # fmt: skip
+    assert main(argv) == EXIT_USAGE
+    assert "replaces --model" in capsys.readouterr().err
+    argv = ["vocabulary", "-o", str(tmp_path / "v.npz")]
+    assert main(argv) == EXIT_USAGE
+    assert "one of the two" in capsys.readouterr().err
+
+
+def test_demo_finds_a_cached_published_model(tmp_path, monkeypatch):
+    """The demo picks up paper 1's model from the Hugging Face cache, then a
+    LAION one; nothing cached gives None (no network is touched)."""
+    import huggingface_hub
+
+    from sklearn_audioconcepts import _demo
+
+    cached = {}
+
+    def from_cache(repo, filename):
+        return cached.get((repo, filename))
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", from_cache)
+    assert _demo.find_cached_clap_checkpoint() is None
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    cached[("laion/larger_clap_general", "config.json")] = str(config)
+    assert _demo.find_cached_clap_checkpoint() == "laion/larger_clap_general"
+    weights = tmp_path / "CLAP_weights_2023.pth"
+    weights.write_bytes(b"0")
+    cached[("microsoft/msclap", "CLAP_weights_2023.pth")] = str(weights)
+    assert _demo.find_cached_clap_checkpoint() == str(weights)

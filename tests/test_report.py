@@ -567,7 +567,9 @@ def test_speech_demo_writes_a_report_of_its_language_autoencoder(tmp_path):
     assert f"  listen to its latents: open {index.resolve().as_uri()}" in lines
     metadata = pd.read_csv(tmp_path / "speech_metadata.csv")
     assert len(list(index.parent.glob("audio/*.ogg"))) == len(metadata)
-    assert "language = " in _read(index)
+    # Language, gender and hold music are all scored attributes of the report.
+    page = _read(index)
+    assert "language = " in page and "language, gender, music" in page
     page = _read(index.parent / "clips" / "clip-00000.html")
     assert metadata["text"][0] in html.unescape(page)
     assert metadata["id"][0] in page

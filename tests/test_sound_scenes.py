@@ -5,6 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
+from sklearn_audioconcepts._miniclap import tokenize
+from sklearn_audioconcepts._sound_scenes import _SOURCE_NOUNS
 from sklearn_audioconcepts.datasets import make_sound_scenes
 
 pytestmark = pytest.mark.skipif(
@@ -73,6 +75,45 @@ def test_captions_name_the_factors_in_varied_forms(scenes):
     assert len(first_words) >= 8
 
 
+def test_captions_say_sound_as_the_concepts_and_prompts_do(scenes):
+    """Concepts ("loud sound") and the zero-shot prompts ("This is a sound of
+    ...") say "sound": the captions must too, or the word is unknown to a model
+    trained on them."""
+    openings = [text.lower() for text in scenes.captions]
+    assert any(text.startswith("this is a sound of ") for text in openings)
+    assert any(text.startswith("the sound of ") for text in openings)
+    caption_words = {w for text in scenes.captions for w in tokenize(text)}
+    values = scenes.factor_values
+    in_world = [
+        concept
+        for concept, asserted in scenes.concept_factors.items()
+        if all(v in values[f] for f, v in asserted.items())
+    ]
+    for concept in in_world:
+        assert set(tokenize(concept)) <= caption_words, concept
+
+
+def test_short_captions_name_the_source_and_other_values(scenes):
+    assert len(scenes.short_captions) == 240
+    assert all(len(short) == 2 for short in scenes.short_captions)
+    rows = scenes.factors.to_dict("records")
+    for short, row in zip(scenes.short_captions, rows):
+        for text in short:
+            # The source and at least one other value, no template words.
+            assert len(text.split()) >= 2 and not text.endswith(".")
+            lowered = text.lower()
+            nouns = _SOURCE_NOUNS[row["source"]] or ("speech",)
+            assert any(noun in lowered for noun in nouns), (text, row["source"])
+    assert len({t for short in scenes.short_captions for t in short}) > 200
+    # Drawn last: audio and captions of a seed do not depend on them.
+    none = make_sound_scenes(240, n_short_captions=0, random_state=0)
+    assert none.short_captions == [[]] * 240
+    assert none.captions == scenes.captions
+    np.testing.assert_array_equal(none.audio[-1], scenes.audio[-1])
+    again = make_sound_scenes(240, random_state=0)
+    assert again.short_captions == scenes.short_captions
+
+
 def test_concepts_and_what_they_assert(scenes):
     concepts, asserted = scenes.concepts, scenes.concept_factors
     assert len(concepts) >= 150 and len(set(concepts)) == len(concepts)
@@ -102,6 +143,8 @@ def test_bad_parameters_raise():
         make_sound_scenes(2, duration=0.1)
     with pytest.raises(ValueError, match="max_sources"):
         make_sound_scenes(2, max_sources=4)
+    with pytest.raises(ValueError, match="n_short_captions"):
+        make_sound_scenes(2, n_short_captions=-1)
 
 
 def test_one_source_and_other_rate():

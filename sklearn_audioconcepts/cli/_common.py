@@ -248,6 +248,55 @@ def clap_embedder(checkpoint, args, console):
     )
 
 
+def user_embedder(target, args, console, *, needs):
+    """The embedder named by ``--embedder MODULE:NAME`` (the embedder protocol).
+
+    ``NAME`` is a class, built with no arguments, or an object. Modules are
+    looked up in the current folder first, as ``python -m`` does. Options the
+    embedder takes (``device``, ``batch_size``, ``progress``) are passed on.
+    """
+    import importlib
+    import os
+
+    module_name, _, name = target.partition(":")
+    if not module_name or not name:
+        raise UsageError(
+            f"--embedder takes MODULE:NAME (e.g. my_models:MyEmbedder), got {target!r}."
+        )
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--embedder: cannot import {module_name!r}: {exc}") from None
+    finally:
+        sys.path.remove(os.getcwd())
+    if not hasattr(module, name):
+        raise UsageError(f"--embedder: module {module_name!r} has no {name!r}.")
+    embedder = getattr(module, name)
+    if isinstance(embedder, type):
+        embedder = embedder()
+    if not callable(getattr(embedder, needs, None)):
+        raise UsageError(
+            f"--embedder {target}: {type(embedder).__name__} has no {needs}() "
+            "method; see 'The embedder protocol' in the user guide."
+        )
+    options = {
+        "device": getattr(args, "device", None),
+        "batch_size": getattr(args, "batch_size", None),
+        "progress": console.progress,
+    }
+    if hasattr(embedder, "get_params") and hasattr(embedder, "set_params"):
+        params = embedder.get_params(deep=False)
+        embedder.set_params(
+            **{
+                key: value
+                for key, value in options.items()
+                if key in params and value is not None
+            }
+        )
+    return embedder
+
+
 def clap_args(args):
     """The CLAP options of a vocabulary-building command, named as for embed."""
     return argparse.Namespace(

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ._checks import UsageError
-from ._common import EXIT_OK, clap_args, clap_embedder, write_output
+from ._common import EXIT_OK, clap_args, clap_embedder, user_embedder, write_output
 
 
 def load_vocabulary(args, console):
@@ -32,8 +32,11 @@ def _embed_concepts(args, console):
         names = [line.strip() for line in lines if line.strip()]
     else:
         names = load_audio_concepts(args.sections or None)
-    embedder = clap_embedder(args.clap_checkpoint, clap_args(args), console)
-    console.info(f"Embedding {len(names)} concepts with the CLAP text encoder...")
+    if getattr(args, "embedder", None) is not None:
+        embedder = user_embedder(args.embedder, args, console, needs="embed_text")
+    else:
+        embedder = clap_embedder(args.clap_checkpoint, clap_args(args), console)
+    console.info(f"Embedding {len(names)} concepts with the text encoder...")
     return ConceptVocabulary.from_texts(
         names,
         embedder,
@@ -71,9 +74,10 @@ def decompose(args, console):
 
 
 def cmd_vocabulary(args, console):
-    if args.clap_checkpoint is None:
+    if (args.clap_checkpoint is None) == (args.embedder is None):
         raise UsageError(
-            "vocabulary needs --clap-checkpoint (the model's text encoder)."
+            "vocabulary needs --clap-checkpoint (the model's text encoder) or "
+            "--embedder MODULE:NAME (your own), one of the two."
         )
     if args.texts and args.sections:
         raise UsageError("Give --texts or --sections, not both.")

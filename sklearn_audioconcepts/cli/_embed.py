@@ -11,7 +11,14 @@ from pathlib import Path
 
 from .. import __version__
 from ._checks import UsageError
-from ._common import EXIT_OK, audio_files, clap_embedder, unreadable, write_output
+from ._common import (
+    EXIT_OK,
+    audio_files,
+    clap_embedder,
+    unreadable,
+    user_embedder,
+    write_output,
+)
 
 
 def cmd_embed(args, console):
@@ -32,20 +39,35 @@ def cmd_embed(args, console):
             f"{paths[first]}: {reason}{more}. Fix or remove it, or pass --on-error "
             "skip to leave such files out and list them in OUTPUT.failed.csv."
         )
-    if args.model == "clap":
+    clap_only = (args.audio_model, args.text_model, args.enable_fusion)
+    clap_options = any(value is not None for value in clap_only)
+    clap_options = clap_options or args.family != "auto"
+    if args.embedder is not None:
+        if clap_options or args.checkpoint is not None or args.model != "clap":
+            raise UsageError(
+                "--embedder replaces --model, --checkpoint and the CLAP options; "
+                "give one or the other."
+            )
+        embedder = user_embedder(args.embedder, args, console, needs="transform")
+    elif args.model == "clap":
         embedder = clap_embedder(args.checkpoint or "630k-audioset-best", args, console)
     else:
-        clap_only = (args.audio_model, args.text_model, args.enable_fusion)
-        if any(value is not None for value in clap_only) or args.family != "auto":
+        if clap_options:
             raise UsageError(
                 "--family, --audio-model, --text-model and --enable-fusion apply "
                 "to --model clap only."
             )
         embedder = _speaker_embedder(args, console)
     if args.on_error == "skip":
+        if "on_error" not in getattr(embedder, "get_params", dict)():
+            raise UsageError(
+                "--on-error skip needs an embedder with an on_error parameter "
+                "('nan' rows for the clips it cannot embed)."
+            )
         embedder.set_params(on_error="nan")
     readable = [i for i in range(len(paths)) if i not in unopenable]
-    console.info(f"Embedding {len(readable)} files with {args.model}...")
+    model_name = args.embedder or args.model
+    console.info(f"Embedding {len(readable)} files with {model_name}...")
     failures = [
         {"id": ids[i], "path": paths[i], "error": "OSError", "message": reason}
         for i, reason in unopenable.items()
@@ -61,7 +83,7 @@ def cmd_embed(args, console):
         failures += _embedding_failures(embedder, X_read, readable, ids, paths)
     metadata = {
         "kind": "embeddings",
-        "model": args.model,
+        "model": model_name,
         "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
         "version": __version__,
     }
@@ -85,7 +107,7 @@ def cmd_embed(args, console):
         args.output,
         [ids[i] for i in kept],
         X[kept],
-        embedder.get_feature_names_out(),
+        _column_names(embedder, X.shape[1]),
         metadata,
         console,
     )
@@ -147,3 +169,11 @@ def _embedding_failures(embedder, X, rows, ids, paths):
         }
         for row in failed
     ]
+
+
+def _column_names(embedder, width):
+    """The embedder's feature names, or ``dim0``... for one that has none."""
+    names = getattr(embedder, "get_feature_names_out", None)
+    if callable(names):
+        return names()
+    return [f"dim{i}" for i in range(width)]

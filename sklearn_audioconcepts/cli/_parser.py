@@ -53,6 +53,16 @@ def _add_clap_options(parser, prefix="clap-"):
     )
 
 
+def _add_user_embedder(parser):
+    parser.add_argument(
+        "--embedder",
+        metavar="MODULE:NAME",
+        help="your own embedder instead of --model/--clap-checkpoint: a class "
+        "(built with no arguments) or object following the embedder protocol, "
+        "importable from the current folder or the environment",
+    )
+
+
 def _add_vocabulary_source(parser, required):
     parser.add_argument(
         "--vocabulary",
@@ -117,6 +127,7 @@ def build_parser():
         "TitaNet: a .nemo file or a NeMo model name (default titanet_large)",
     )
     _add_clap_options(embed, prefix="")
+    _add_user_embedder(embed)
     embed.add_argument("--batch-size", type=int, default=16)
     embed.add_argument(
         "--no-recursive",
@@ -146,6 +157,7 @@ def build_parser():
         "--clap-checkpoint", help="CLAP published name, hub id, file or folder"
     )
     _add_clap_options(vocabulary)
+    _add_user_embedder(vocabulary)
     vocabulary.add_argument(
         "--texts", help="text file, one concept per line (default: the bundled list)"
     )

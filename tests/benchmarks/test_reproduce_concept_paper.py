@@ -311,3 +311,35 @@ def test_miniclap_embedder_on_sound_scenes(script):
         assert 0 <= row["concept"] <= 1 and 0 <= row["dense"] <= 1
     with pytest.raises(SystemExit):
         script.parse_args(["--embedder", "630k-audioset-best.pt"])  # needs data
+
+
+def test_embedder_takes_the_papers_msclap_2023_by_name(script, tmp_path):
+    # The paper's own model: the family, architecture and width come from the
+    # name (nothing is loaded), and --clap-audio-model is no longer forced.
+    args = script.parse_args(
+        ["--embedder", "msclap-2023", "--dataset", str(tmp_path), "--layout", "esc50"]
+    )
+    assert args.clap_audio_model is None and args.clap_family == "auto"
+    embedder = script.make_embedder(args)
+    params = embedder.get_params()
+    assert params["checkpoint"] == "msclap-2023" and params["family"] == "auto"
+    assert params["audio_model"] is None
+    assert len(embedder.get_feature_names_out()) == 1024
+    # A laion name keeps inferring its architecture (HTSAT-base here).
+    args = script.parse_args(
+        ["--embedder", "music_audioset_epoch_15_esc_90.14", "--dataset", str(tmp_path)]
+    )
+    script.make_embedder(args).fit()  # before: "set audio_model='HTSAT-base'"
+
+
+def test_clap_family_is_checked_against_the_name(script, tmp_path):
+    from sklearn_audioconcepts._clap_backends import CheckpointError
+
+    args = script.parse_args(
+        ["--embedder", "msclap-2023", "--dataset", str(tmp_path),
+         "--clap-family", "laion"]
+    )  # fmt: skip
+    with pytest.raises(CheckpointError, match="'msclap' model"):
+        script.make_embedder(args).fit()
+    with pytest.raises(SystemExit):
+        script.parse_args(["--embedder", "x", "--dataset", ".", "--clap-family", "y"])
