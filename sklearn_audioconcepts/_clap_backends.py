@@ -23,12 +23,15 @@ msclap     ``_clap_msclap.py``        msclap's model classes (``msclap.models``)
 
 import collections
 import contextlib
+import copy
 import hashlib
 import importlib
 import json
 import os
 import re
 import threading
+import types
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -433,3 +436,58 @@ def numpy_global_rng(state):
     finally:
         state[0].set_state(np.random.get_state())  # noqa: NPY002
         np.random.set_state(saved)  # noqa: NPY002
+
+
+# -- CPU int8 ------------------------------------------------------------------
+
+# The attribute of each family's backend that holds its torch model.
+_TORCH_MODEL_ATTRIBUTE = {"laion": "module", "msclap": "clap", "hf": "model"}
+
+
+def quantize_dynamic_int8(backend):
+    """A copy of ``backend`` whose model's ``Linear`` layers are dynamic int8.
+
+    ``torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
+    dtype=torch.qint8)`` on a deep copy of the model: ``backend`` (which
+    :func:`cached_backend` may share between estimators) is left as it was.
+    CPU only. ``torch.ao.quantization`` is deprecated in favour of torchao
+    (its warning says "will be removed in 2.10"; it still works in torch
+    2.14). Not exposed yet: ``benchmarks/bench_clap.py`` measures its
+    speed-up and its cosine to the float32 embeddings per family (issue 14
+    offers it only where that cosine is at least 0.99).
+    """
+    import torch
+
+    attribute = _TORCH_MODEL_ATTRIBUTE.get(backend.family)
+    if attribute is None:
+        raise ValueError(
+            f"int8 quantisation is implemented for the families "
+            f"{sorted(_TORCH_MODEL_ATTRIBUTE)}, not {backend.family!r}."
+        )
+    model = getattr(backend, attribute)
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        raise ValueError(
+            "Dynamic int8 quantisation runs on the CPU only; load the model with "
+            "device='cpu'."
+        )
+    # msclap's HTS-AT keeps its config *module* as an attribute, which deepcopy
+    # (and so quantize_dynamic's own copy) cannot copy: such modules are shared.
+    memo = {
+        id(value): value
+        for layer in model.modules()
+        for value in vars(layer).values()
+        if isinstance(value, types.ModuleType)
+    }
+    model = copy.deepcopy(model, memo)
+    with warnings.catch_warnings():
+        # torch deprecates torch.ao.quantization and quantized tensors in favour
+        # of torchao (still present and working in torch 2.14); not the user's
+        # concern while this stays private.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
+    quantized = copy.copy(backend)
+    setattr(quantized, attribute, model)
+    return quantized
