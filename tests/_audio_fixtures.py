@@ -15,6 +15,26 @@ def write_tone(path, frequency=440.0, *, seconds=0.25, sample_rate=16000, **kwar
     return path
 
 
+def write_tones_and_noises(folder, *, seconds=1.0, sample_rate=16000, n_each=2):
+    """Labelled WAV files for pipeline tests: tones and white-noise bursts.
+
+    Returns ``(paths, labels)``, ``n_each`` files per label ("tone" at
+    300, 450, ... Hz; "noise" with seeds 0, 1, ...), interleaved.
+    """
+    n_samples = int(seconds * sample_rate)
+    t = np.arange(n_samples) / sample_rate
+    paths, labels = [], []
+    for index in range(n_each):
+        tone = 0.3 * np.sin(2 * np.pi * (300 + 150 * index) * t)
+        noise = 0.2 * np.random.default_rng(index).standard_normal(n_samples)
+        for kind, signal in (("tone", tone), ("noise", noise.clip(-1, 1))):
+            path = folder / f"{kind}{index}.wav"
+            soundfile.write(path, signal.astype(np.float32), sample_rate)
+            paths.append(str(path))
+            labels.append(kind)
+    return paths, labels
+
+
 class StatsEmbedder(TransformerMixin, BaseEstimator):
     """Embeds audio files as summary statistics of their waveform (4 features).
 

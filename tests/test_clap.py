@@ -32,6 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 soundfile = pytest.importorskip("soundfile")
 
+from _audio_fixtures import write_tones_and_noises  # noqa: E402
 from _tiny_clap import build_tiny_clap  # noqa: E402  (tests/ is on sys.path)
 
 from sklearn_audioconcepts import _clap  # noqa: E402
@@ -260,16 +261,7 @@ def test_stateless_lazy_and_picklable(
 def test_pipeline_from_files_to_classifier(embedder, tmp_path, monkeypatch):
     """CLAPEmbedder -> ConceptDecomposer -> LogisticRegression on file paths,
     then a grid search over the decomposer's sparsity."""
-    paths, labels = [], []
-    for index in range(2):
-        for kind, signal in (
-            ("tone", tone(300 + 150 * index, 16_000, 1.0)),
-            ("noise", noise(16_000, 1.0, seed=index)),
-        ):
-            path = tmp_path / f"{kind}{index}.wav"
-            soundfile.write(path, signal, 16_000)
-            paths.append(str(path))
-            labels.append(kind)
+    paths, labels = write_tones_and_noises(tmp_path, seconds=1.0)
     concepts = ["pure tone", "white noise", "hiss", "whistle", "hum", "static"]
     vocabulary = ConceptVocabulary.from_texts(
         concepts, embedder, template="the sound of {}"

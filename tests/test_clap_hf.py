@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
+from _audio_fixtures import write_tones_and_noises  # noqa: E402
 from _tiny_hf_clap import PROJECTION_DIM, build_tiny_hf_clap  # noqa: E402
 
 from sklearn_audioconcepts import _clap_backends, _clap_hf  # noqa: E402
@@ -492,23 +493,13 @@ def test_hf_clap_embedder_fusion_of_long_clips(hf_fused_folder, hf_fused_backend
 
 
 def test_hf_clap_embedder_pipeline_and_grid_search(hf_embedder, tmp_path, monkeypatch):
-    import soundfile
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import Pipeline
 
     from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
 
-    paths, labels = [], []
-    for index in range(2):
-        for kind, signal in (
-            ("tone", tone(300 + 150 * index, 1.0, 16_000)),
-            ("noise", noise(1.0, index, 16_000)),
-        ):
-            path = tmp_path / f"{kind}{index}.wav"
-            soundfile.write(path, signal, 16_000)
-            paths.append(str(path))
-            labels.append(kind)
+    paths, labels = write_tones_and_noises(tmp_path, seconds=1.0)
     concepts = ["pure tone", "white noise", "hiss", "whistle", "hum", "static"]
     vocabulary = ConceptVocabulary.from_texts(concepts, hf_embedder)
     pipeline = Pipeline(

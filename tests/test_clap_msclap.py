@@ -32,6 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 soundfile = pytest.importorskip("soundfile")
 
+from _audio_fixtures import write_tones_and_noises  # noqa: E402
 from _tiny_msclap import (  # noqa: E402  (tests/ is on sys.path)
     build_tiny_msclap,
     msclap_config,
@@ -577,16 +578,7 @@ def test_msclap_pipeline_and_grid_search(embedder, tmp_path, monkeypatch):
 
     from sklearn_audioconcepts import ConceptDecomposer, ConceptVocabulary
 
-    paths, labels = [], []
-    for index in range(2):
-        for kind, signal in (
-            ("tone", tone(300 + 150 * index, 16_000, 0.5)),
-            ("noise", noise(16_000, 0.5, seed=index)),
-        ):
-            path = tmp_path / f"{kind}{index}.wav"
-            soundfile.write(path, signal, 16_000)
-            paths.append(str(path))
-            labels.append(kind)
+    paths, labels = write_tones_and_noises(tmp_path, seconds=0.5)
     # The grid search embeds each file four more times: the model's forward
     # is memoised per window (the same numbers), to keep the test fast.
     backend = embedder._backend()
