@@ -92,6 +92,9 @@ torch.set_num_threads(int(os.environ.get("DOCS_TORCH_THREADS", "1")))
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"{project} {release}"
+# Single pages with no sub-pages: no empty "Section Navigation" column,
+# which leaves the wide tables (models, benchmarks) room to show whole.
+html_sidebars = {page: [] for page in ("user_guide", "reproducing", "glossary")}
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
