@@ -32,7 +32,10 @@ from ._clap_backends import (
     CheckpointError,
     ClapBackend,
     ModelSpec,
+    ResolveName,
     check_state_dict_fits,
+    check_text_folder,
+    offline_hub,
     read_checkpoint,
     state_dict_of,
 )
@@ -52,11 +55,6 @@ _PATCH_EMBED = "audio_branch.patch_embed.proj.weight"
 # published checkpoints have it, re-saved ones may not.
 _POSITION_IDS = "text_branch.embeddings.position_ids"
 
-_TEXT_MODEL_FILES = {
-    "config": ("config.json",),
-    "weights": ("model.safetensors", "pytorch_model.bin"),
-    "tokenizer": ("tokenizer.json", "vocab.json"),
-}
 
 # Building a model swaps module attributes of laion-clap for a moment.
 _BUILD_LOCK = threading.RLock()
@@ -147,60 +145,15 @@ def _laion_modules():
 
 def check_text_model_dir(text_model):
     """Raise unless ``text_model`` is a directory with a RoBERTa and its tokenizer."""
-    directory = Path(os.fspath(text_model))
-    if not directory.is_dir():
-        raise FileNotFoundError(
-            f"text_model={str(text_model)!r} is not a directory. It must hold the "
-            f"'{TEXT_MODEL_NAME}' text encoder and tokenizer as written by "
-            "RobertaModel.save_pretrained and RobertaTokenizer.save_pretrained."
-        )
-    for kind, names in _TEXT_MODEL_FILES.items():
-        if not any((directory / name).is_file() for name in names):
-            raise FileNotFoundError(
-                f"The text model directory {directory} has no {kind} file (expected "
-                f"{' or '.join(names)}). On a machine with internet, run "
-                f"RobertaModel.from_pretrained('{TEXT_MODEL_NAME}').save_pretrained(d) "
-                f"and RobertaTokenizer.from_pretrained('{TEXT_MODEL_NAME}')"
-                ".save_pretrained(d), then copy d here and pass text_model=d."
-            )
-    return directory
-
-
-@contextlib.contextmanager
-def _offline_hub():
-    """Make the Hugging Face hub fail fast instead of retrying for minutes."""
-    try:
-        from huggingface_hub import constants
-    except ImportError:  # pragma: no cover - transformers depends on it
-        yield
-        return
-    previous_env = os.environ.get("HF_HUB_OFFLINE")
-    previous = getattr(constants, "HF_HUB_OFFLINE", None)
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = previous
-        if previous_env is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = previous_env
-
-
-class _ResolveName:
-    """Stand-in for a transformers class whose ``from_pretrained`` maps one name."""
-
-    def __init__(self, cls, name, target):
-        self._cls, self._name, self._target = cls, name, target
-
-    def from_pretrained(self, name, *args, **kwargs):
-        if name == self._name:
-            name = self._target
-        return self._cls.from_pretrained(name, *args, **kwargs)
-
-    def __getattr__(self, attribute):
-        return getattr(self._cls, attribute)
+    return check_text_folder(
+        text_model,
+        holds=f"the '{TEXT_MODEL_NAME}' text encoder and tokenizer as written by "
+        "RobertaModel.save_pretrained and RobertaTokenizer.save_pretrained",
+        save_hint=f"On a machine with internet, run "
+        f"RobertaModel.from_pretrained('{TEXT_MODEL_NAME}').save_pretrained(d) "
+        f"and RobertaTokenizer.from_pretrained('{TEXT_MODEL_NAME}')"
+        ".save_pretrained(d), then copy d here and pass text_model=d.",
+    )
 
 
 @contextlib.contextmanager
@@ -212,8 +165,8 @@ def _text_model_from(text_model):
     directory = str(check_text_model_dir(text_model))
     hook, _, model = _laion_modules()
     saved = (hook.RobertaTokenizer, model.RobertaModel)
-    hook.RobertaTokenizer = _ResolveName(saved[0], TEXT_MODEL_NAME, directory)
-    model.RobertaModel = _ResolveName(saved[1], TEXT_MODEL_NAME, directory)
+    hook.RobertaTokenizer = ResolveName(saved[0], TEXT_MODEL_NAME, directory)
+    model.RobertaModel = ResolveName(saved[1], TEXT_MODEL_NAME, directory)
     try:
         yield
     finally:
@@ -255,7 +208,7 @@ def build_clap_module(*, audio_model, enable_fusion, text_model, device):
         )
     # A local text model means "offline": laion-clap's import-time tokenizer
     # loads then fail at once instead of retrying the hub for minutes.
-    offline = _offline_hub() if text_model is not None else contextlib.nullcontext()
+    offline = offline_hub() if text_model is not None else contextlib.nullcontext()
     with _BUILD_LOCK, offline:
         hook, _, _ = _laion_modules()
         name = register_audio_model(audio_model)

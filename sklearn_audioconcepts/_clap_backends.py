@@ -491,3 +491,69 @@ def quantize_dynamic_int8(backend):
     quantized = copy.copy(backend)
     setattr(quantized, attribute, model)
     return quantized
+
+
+# -- text encoders given as local folders (laion-clap's RoBERTa, msclap's GPT-2/BERT)
+
+_TEXT_MODEL_FILES = {
+    "config": ("config.json",),
+    "weights": ("model.safetensors", "pytorch_model.bin"),
+    "tokenizer": ("tokenizer.json", "vocab.json", "vocab.txt"),
+}
+
+
+def check_text_folder(text_model, *, holds, save_hint):
+    """Raise unless ``text_model`` is a folder with a text model and its tokenizer.
+
+    ``holds`` says what the folder must hold, ``save_hint`` how to make it.
+    """
+    directory = Path(os.fspath(text_model)).expanduser()
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"text_model={os.fspath(text_model)!r} is not a directory. It must hold "
+            f"{holds}."
+        )
+    for kind, names in _TEXT_MODEL_FILES.items():
+        if not any((directory / name).is_file() for name in names):
+            raise FileNotFoundError(
+                f"The text model directory {directory} has no {kind} file (expected "
+                f"{' or '.join(names)}). {save_hint}"
+            )
+    return directory
+
+
+@contextlib.contextmanager
+def offline_hub():
+    """Make the Hugging Face hub fail fast instead of retrying for minutes."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - transformers depends on it
+        yield
+        return
+    previous_env = os.environ.get("HF_HUB_OFFLINE")
+    previous = getattr(constants, "HF_HUB_OFFLINE", None)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = previous
+        if previous_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous_env
+
+
+class ResolveName:
+    """Stand-in for a transformers class whose ``from_pretrained`` maps one name."""
+
+    def __init__(self, cls, name, target):
+        self._cls, self._name, self._target = cls, name, target
+
+    def from_pretrained(self, name, *args, **kwargs):
+        if name == self._name:
+            name = self._target
+        return self._cls.from_pretrained(name, *args, **kwargs)
+
+    def __getattr__(self, attribute):
+        return getattr(self._cls, attribute)

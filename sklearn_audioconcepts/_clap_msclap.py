@@ -37,7 +37,6 @@ A few of msclap's habits need care:
 
 import contextlib
 import importlib.util
-import os
 import re
 import threading
 import warnings
@@ -45,12 +44,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._clap import _offline_hub, _ResolveName
 from ._clap_backends import (
     CheckpointError,
     ClapBackend,
     ModelSpec,
+    ResolveName,
     check_state_dict_fits,
+    check_text_folder,
+    offline_hub,
     read_checkpoint,
     state_dict_of,
 )
@@ -77,11 +78,6 @@ _AUDIO_PREFIXES = {
 }
 _AUDIO_PROJECTION = "audio_encoder.projection.linear1.weight"
 _TEXT_PROJECTION = "caption_encoder.projection.linear1.weight"
-_TEXT_MODEL_FILES = {
-    "config": ("config.json",),
-    "weights": ("model.safetensors", "pytorch_model.bin"),
-    "tokenizer": ("tokenizer.json", "vocab.json", "vocab.txt"),
-}
 # Building swaps msclap's AutoModel for a moment (see _text_model_as).
 _BUILD_LOCK = threading.Lock()
 
@@ -203,7 +199,7 @@ def load(spec, *, text_model=None, device="cpu"):
         )
     hub_name = config["text_model"]
     source = hub_name if text_model is None else str(check_text_model_dir(text_model))
-    offline = _offline_hub() if text_model is not None else contextlib.nullcontext()
+    offline = offline_hub() if text_model is not None else contextlib.nullcontext()
     with offline:
         tokenizer, text_config = _text_side(source, hub_name, version)
         clap = _build(spec, config, source, hub_name, text_config)
@@ -296,20 +292,13 @@ def published_file(published):
 
 def check_text_model_dir(text_model):
     """Raise unless ``text_model`` is a folder with a text model and its tokenizer."""
-    directory = Path(os.fspath(text_model)).expanduser()
-    if not directory.is_dir():
-        raise FileNotFoundError(
-            f"text_model={os.fspath(text_model)!r} is not a directory. It must hold "
-            "msclap's text encoder and its tokenizer, as written by save_pretrained "
-            "(GPT-2 'gpt2' for msclap 2023, 'bert-base-uncased' for 2022)."
-        )
-    for kind, names in _TEXT_MODEL_FILES.items():
-        if not any((directory / name).is_file() for name in names):
-            raise FileNotFoundError(
-                f"The text model directory {directory} has no {kind} file (expected "
-                f"{' or '.join(names)}). {_save_instructions('gpt2')}"
-            )
-    return directory
+    return check_text_folder(
+        text_model,
+        holds="msclap's text encoder and its tokenizer, as written by "
+        "save_pretrained (GPT-2 'gpt2' for msclap 2023, 'bert-base-uncased' for "
+        "2022)",
+        save_hint=_save_instructions("gpt2"),
+    )
 
 
 def _save_instructions(hub_name):
@@ -389,7 +378,7 @@ def _text_model_as(module, hub_name, source):
         yield
         return
     saved = module.AutoModel
-    module.AutoModel = _ResolveName(saved, hub_name, source)
+    module.AutoModel = ResolveName(saved, hub_name, source)
     try:
         yield
     finally:
