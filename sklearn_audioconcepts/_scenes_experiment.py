@@ -10,6 +10,7 @@ concept reconstructions' zero-shot accuracy and faithfulness along an
 concepts of a few clips next to their captions.
 """
 
+import textwrap
 import time
 from pathlib import Path
 
@@ -246,11 +247,11 @@ def run_experiment(
     results["examples"] = examples
 
     if output is not None:
-        _figures(sweep, dense["source"], table, Path(output), say)
+        _figures(sweep, dense["source"], table, test.captions[0], Path(output), say)
     return results
 
 
-def _figures(sweep, dense_accuracy, table, output, say):
+def _figures(sweep, dense_accuracy, table, caption, output, say):
     from ._demo import _figures_enabled, save_figure
 
     if not _figures_enabled(output, say):
@@ -277,6 +278,9 @@ def _figures(sweep, dense_accuracy, table, output, say):
     ax.set_title("MiniCLAP on sound scenes: sparsity vs accuracy and faithfulness")
     ax.legend(fontsize=8)
     save_figure(figure, output / "scenes_sparsity_sweep.png", say)
-    save_figure(
-        plot_concept_bars(table, sample=0), output / "scenes_concept_bars.png", say
-    )
+    figure = plot_concept_bars(table, sample=0)
+    # The true caption beside the concepts: what a reader checks them against.
+    caption = textwrap.fill(f"true caption: {caption}", width=60)
+    figure.axes[0].set_title(f"Top concepts of held-out clip 0\n{caption}", fontsize=9)
+    figure.tight_layout()
+    save_figure(figure, output / "scenes_concept_bars.png", say)
