@@ -226,6 +226,29 @@ def load(spec, *, text_model=None, device="cpu"):
     )
 
 
+def clap_arguments(config, *, text_model, **overrides):
+    """The arguments msclap's own loader passes to ``CLAP`` for ``config``.
+
+    ``overrides`` (``out_emb``, ``transformer_embed_dim``, ``d_proj``) replace
+    the config's widths, e.g. with those read off a checkpoint.
+    """
+    arguments = {
+        "audioenc_name": config["audioenc_name"],
+        "sample_rate": config["sampling_rate"],
+        "window_size": config["window_size"],
+        "hop_size": config["hop_size"],
+        "mel_bins": config["mel_bins"],
+        "fmin": config["fmin"],
+        "fmax": config["fmax"],
+        "classes_num": config["num_classes"],
+        "out_emb": config["out_emb"],
+        "text_model": text_model,
+        "transformer_embed_dim": config["transformer_embed_dim"],
+        "d_proj": config["d_proj"],
+    }
+    return {**arguments, **overrides}
+
+
 def msclap_config(version):
     """msclap's own ``configs/config_<version>.yml`` as a dict (not imported)."""
     import yaml
@@ -404,18 +427,13 @@ def _build(spec, config, source, hub_name, text_config):
         warnings.filterwarnings("ignore", message=".*torch.meshgrid")
         try:
             return module.CLAP(
-                audioenc_name=config["audioenc_name"],
-                sample_rate=config["sampling_rate"],
-                window_size=config["window_size"],
-                hop_size=config["hop_size"],
-                mel_bins=config["mel_bins"],
-                fmin=config["fmin"],
-                fmax=config["fmax"],
-                classes_num=config["num_classes"],
-                out_emb=int(spec.option("audio_width", config["out_emb"])),
-                text_model=hub_name,
-                transformer_embed_dim=text_width,
-                d_proj=int(spec.embedding_dim),
+                **clap_arguments(
+                    config,
+                    text_model=hub_name,
+                    out_emb=int(spec.option("audio_width", config["out_emb"])),
+                    transformer_embed_dim=text_width,
+                    d_proj=int(spec.embedding_dim),
+                )
             )
         except OSError as exc:
             raise OSError(_missing_text_model_message(source, hub_name, exc)) from None

@@ -20,6 +20,8 @@ import os
 import warnings
 from pathlib import Path
 
+from sklearn_audioconcepts._clap_msclap import clap_arguments, msclap_config
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 TEXT_DIR_NAME = "tiny-gpt2"  # msclap picks GPT-2 behaviour by "gpt" in the name
@@ -84,16 +86,6 @@ def write_text_model(directory, *, seed=0, vocab_padding=0):
     return directory
 
 
-def msclap_config(version="2023"):
-    """msclap's own config file for ``version``, as a dict."""
-    import importlib.util
-
-    import yaml
-
-    folder = Path(importlib.util.find_spec("msclap").origin).parent
-    return yaml.safe_load((folder / "configs" / f"config_{version}.yml").read_text())
-
-
 def build_msclap_model(text_model, *, seed=0, d_proj=None):
     """A random ``msclap.models.clap.CLAP`` with msclap's 2023 arguments."""
     import torch
@@ -104,20 +96,8 @@ def build_msclap_model(text_model, *, seed=0, d_proj=None):
         warnings.simplefilter("ignore")  # HTSAT's torch.meshgrid warning
         args = msclap_config("2023")
         torch.manual_seed(seed)
-        model = CLAP(
-            audioenc_name=args["audioenc_name"],
-            sample_rate=args["sampling_rate"],
-            window_size=args["window_size"],
-            hop_size=args["hop_size"],
-            mel_bins=args["mel_bins"],
-            fmin=args["fmin"],
-            fmax=args["fmax"],
-            classes_num=args["num_classes"],
-            out_emb=args["out_emb"],
-            text_model=str(text_model),
-            transformer_embed_dim=args["transformer_embed_dim"],
-            d_proj=d_proj or args["d_proj"],
-        )
+        widths = {} if d_proj is None else {"d_proj": d_proj}
+        model = CLAP(**clap_arguments(args, text_model=str(text_model), **widths))
     return model.eval()
 
 

@@ -35,7 +35,6 @@ soundfile = pytest.importorskip("soundfile")
 from _audio_fixtures import write_tones_and_noises  # noqa: E402
 from _tiny_msclap import (  # noqa: E402  (tests/ is on sys.path)
     build_tiny_msclap,
-    msclap_config,
     published_state,
     write_text_model,
 )
@@ -43,6 +42,7 @@ from _tiny_msclap import (  # noqa: E402  (tests/ is on sys.path)
 from sklearn_audioconcepts import _clap_backends, _clap_msclap  # noqa: E402
 from sklearn_audioconcepts._clap_backends import CheckpointError  # noqa: E402
 from sklearn_audioconcepts._clap_models import PUBLISHED_MODELS  # noqa: E402
+from sklearn_audioconcepts._clap_msclap import msclap_config  # noqa: E402
 from sklearn_audioconcepts.audio import resample  # noqa: E402
 
 SR = 44_100
