@@ -8,8 +8,8 @@ them where the truth is known, offline:
 :func:`~sklearn_audioconcepts.datasets.make_sound_scenes` synthesises
 captioned clips from named factors (main source, pitch, background, a short
 event, loudness, an effect, and for speech its language, voice and speed), a
-:class:`~sklearn_audioconcepts.MiniCLAP` is trained on them in about a
-minute, and its embeddings are decomposed over the world's concept phrases
+:class:`~sklearn_audioconcepts.MiniCLAP` is trained on them in seconds,
+and its embeddings are decomposed over the world's concept phrases
 with :class:`~sklearn_audioconcepts.ConceptDecomposer`. On held-out clips
 (another seed) we score zero-shot accuracy, retrieval and how faithfully the
 concepts recover the factors (:mod:`sklearn_audioconcepts.faithfulness`).
@@ -47,16 +47,16 @@ print(len(train.concepts), "concepts, e.g.", train.concepts[40:43])
 # %%
 # Train a small CLAP
 # ------------------
-# The CLAP objective (symmetric InfoNCE at temperature 0.1) pulls each clip
+# The CLAP objective (symmetric InfoNCE at temperature 0.125) pulls each clip
 # towards its own caption and away from the others of its batch. Half of the
 # time the caption is one of the clip's short keyword captions ("quiet bell
 # over rain", after LAION-CLAP's keyword-to-caption augmentation), so that a
-# source word means its source on its own, as in the concept "loud speech".
+# source word means its source on its own, as in the concept "loud siren".
+# 1,200 clips keep this example quick; ``benchmarks/reproduce_sound_scenes.py``
+# trains on 3,000.
 print(train.short_captions[:3])
 captions = [[c] * 2 + s for c, s in zip(train.captions, train.short_captions)]
-model = MiniCLAP(
-    sample_rate=train.sample_rate, max_epochs=30, device="cpu", random_state=0
-)
+model = MiniCLAP(sample_rate=train.sample_rate, device="cpu", random_state=0)
 model.fit(train.audio, captions)
 X_train, X_test = model.transform(train.audio), model.transform(test.audio)
 

@@ -759,13 +759,15 @@ def make_sound_scenes(
           rain"``). ``MiniCLAP.fit`` takes several captions per clip; trained
           on a clip's caption and its short captions, it learns what a
           source word means on its own, which concept phrases such as
-          ``"loud speech"`` need;
+          ``"loud siren"`` need;
         - ``factors``: pandas.DataFrame, one row per clip, one column per
           factor above, values short phrases;
-        - ``concepts``: list of concept phrases (212): every factor value,
-          compositions of two or three values (``"high-pitched bell"``,
-          ``"siren over rain"``, ``"English speech by a female voice"``) and
-          distractors no clip has (``"dog barking"``, ``"Italian speech"``);
+        - ``concepts``: list of concept phrases (196): every factor value
+          in the words the captions use for it (``"quiet"``, ``"with an
+          echo"``, ``"German speech"``), compositions of the main source with
+          one other value, the same for every source (``"high-pitched
+          bell"``, ``"siren over rain"``), and distractors no clip has
+          (``"dog barking"``, ``"Italian speech"``);
         - ``concept_factors``: dict concept -> ``{factor: value}`` that the
           concept asserts (a distractor asserts a value no clip has);
         - ``factor_values``: dict factor -> list of its values.

@@ -75,10 +75,10 @@ def test_captions_name_the_factors_in_varied_forms(scenes):
     assert len(first_words) >= 8
 
 
-def test_captions_say_sound_as_the_concepts_and_prompts_do(scenes):
-    """Concepts ("loud sound") and the zero-shot prompts ("This is a sound of
-    ...") say "sound": the captions must too, or the word is unknown to a model
-    trained on them."""
+def test_captions_say_sound_as_the_prompts_do(scenes):
+    """The zero-shot prompts ("This is a sound of ...") say "sound": the
+    captions must too, or the word is unknown to a model trained on them; and
+    every word of an in-world concept is a caption word."""
     openings = [text.lower() for text in scenes.captions]
     assert any(text.startswith("this is a sound of ") for text in openings)
     assert any(text.startswith("the sound of ") for text in openings)
@@ -91,6 +91,54 @@ def test_captions_say_sound_as_the_concepts_and_prompts_do(scenes):
     ]
     for concept in in_world:
         assert set(tokenize(concept)) <= caption_words, concept
+
+
+def test_a_single_value_is_named_in_the_captions_own_words(scenes):
+    """A concept naming one value other than the source is a phrase the
+    captions use for that value ("quiet", "with an echo"), found verbatim in
+    the caption of every clip that has the value: no "quiet sound", whose
+    "sound" belongs to the captions' openings and names nothing."""
+    values = scenes.factor_values
+    rows = scenes.factors
+    texts = np.array([text.lower() for text in scenes.captions])
+    checked = 0
+    for concept, asserted in scenes.concept_factors.items():
+        if len(asserted) != 1 or "source" in asserted:
+            continue
+        ((factor, value),) = asserted.items()
+        if value not in values[factor]:
+            continue  # a distractor
+        assert "sound" not in tokenize(concept), concept
+        has_value = (rows[factor] == value).to_numpy()
+        assert has_value.any(), concept
+        found = np.array([concept.lower() in text for text in texts])
+        # Effects have two wordings, the concept is the first.
+        assert found[has_value].mean() >= 0.3, concept
+        checked += 1
+    assert checked == 16  # 3 pitches, 5 backgrounds, 2 events, 2 loudness, 4 effects
+
+
+def test_the_vocabulary_is_balanced_across_sources(scenes):
+    """Every source gets the same compositions; speech adds only its own
+    values (language, voice, speed) and the distractor languages. A
+    vocabulary heavy on one source pulls the concept mean that
+    ConceptDecomposer centres on toward it (see _sound_scenes.concepts)."""
+    asserted = scenes.concept_factors
+    sources = scenes.factor_values["source"]
+    counts = {
+        source: sum(a.get("source") == source for a in asserted.values())
+        for source in sources
+    }
+    others = {counts[s] for s in sources if s != "speech"}
+    assert len(others) == 1, counts
+    (per_source,) = others
+    speech_only = [
+        c for c, a in asserted.items()
+        if a.get("source") == "speech" and set(a) & {"language", "voice", "speed"}
+    ]  # fmt: skip
+    assert counts["speech"] == per_source + len(speech_only)
+    assert all(len(asserted[c]) == 2 for c in speech_only)
+    assert len(speech_only) <= 11
 
 
 def test_short_captions_name_the_source_and_other_values(scenes):

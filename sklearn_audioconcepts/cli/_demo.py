@@ -11,7 +11,7 @@ from .. import __version__
 from ._common import EXIT_OK, clap_args, clap_embedder
 
 
-def run_demo(n_samples=1000, random_state=0, out=sys.stdout, output=None):
+def run_demo(n_samples=3000, random_state=0, out=sys.stdout, output=None):
     """The sound-scenes concept demo (no model weights), printing to ``out``."""
     from .._demo import run_concept_demo
 

@@ -293,8 +293,9 @@ def build_parser():
     demo.add_argument(
         "--n-samples",
         type=int,
-        default=1000,
-        help="training clips of the sound-scenes concept demo",
+        default=3000,
+        help="training clips of the sound-scenes concept demo (a third as many "
+        "are held out)",
     )
     demo.add_argument("--random-state", type=int, default=0)
     _add_common(demo)
