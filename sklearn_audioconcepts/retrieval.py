@@ -88,7 +88,7 @@ def mean_average_precision_at_k(similarity, relevant, k=10):
 def retrieval_scores(
     audio_embeddings, text_embeddings, text_to_audio, *, ks=(1, 5, 10)
 ):
-    """Recall@k and mAP@10 for text-to-audio and audio-to-text retrieval.
+    """Recall at k and mean average precision at 10, both ways (text/audio).
 
     Parameters
     ----------
