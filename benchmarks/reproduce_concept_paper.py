@@ -100,7 +100,7 @@ FULL = {
     "bootstrap": 1000,
     "fine_tune_epochs": 50,
     "miniclap_train": 3000,
-    "miniclap_epochs": 30,
+    "miniclap_epochs": 80,  # MiniCLAP's default
 }
 QUICK = {
     "n_samples": 240,
@@ -341,9 +341,13 @@ def miniclap_data(config, args):
     ``--embedder miniclap`` without ``--dataset``: the classes are the
     scenes' sources (clips with none are left out), the captions the scenes'
     own, and the vocabulary the world's concept phrases, all embedded by the
-    trained model's text tower.
+    trained model's text tower. The model is trained as in
+    ``benchmarks/reproduce_sound_scenes.py`` (full and short captions).
     """
-    from sklearn_audioconcepts._scenes_experiment import factor_prompts
+    from sklearn_audioconcepts._scenes_experiment import (
+        factor_prompts,
+        training_captions,
+    )
     from sklearn_audioconcepts.datasets import make_sound_scenes
     from sklearn_audioconcepts.miniclap import MiniCLAP
 
@@ -356,7 +360,7 @@ def miniclap_data(config, args):
         device=args.device,
         progress=False,
         random_state=args.seed,
-    ).fit(train.audio, train.captions)
+    ).fit(train.audio, training_captions(train))  # as reproduce_sound_scenes.py
     print(
         f"MiniCLAP trained on {len(train.audio)} sound scenes in "
         f"{time.perf_counter() - start:.0f} s."
