@@ -36,6 +36,7 @@ from sklearn_audioconcepts import (
 )
 from sklearn_audioconcepts.datasets import make_sound_scenes
 from sklearn_audioconcepts.faithfulness import sparsity_sweep
+from sklearn_audioconcepts.plotting import plot_sparsity_tradeoff
 from sklearn_audioconcepts.retrieval import retrieval_scores
 
 train = make_sound_scenes(1200, random_state=0)
@@ -93,14 +94,19 @@ sweep = sparsity_sweep(
 )
 print(sweep.round(3).to_string(index=False))
 
-fig, ax = plt.subplots(figsize=(6, 4))
-for column in ("zero_shot_accuracy", "precision_at_k", "recall"):
-    ax.plot(sweep["mean_active"], sweep[column], marker="o", label=column)
-ax.axhline(dense_accuracy, color="grey", linestyle="--", label="dense zero-shot")
-ax.set_xscale("log")
-ax.set_xlabel("active concepts per clip (L0)")
-ax.set_ylabel("held-out score")
-ax.legend()
+columns = {
+    "precision_at_k": "top-3 concept precision",
+    "zero_shot_accuracy": "zero-shot accuracy (source)",
+    "recall": "factor recall",
+}
+fig = plot_sparsity_tradeoff(
+    np.tile(sweep["mean_active"], (len(columns), 1)),
+    sweep[list(columns)].to_numpy().T,
+    penalties=sweep["l1_penalty"],  # written next to the first curve
+    baseline=dense_accuracy,
+    labels=list(columns.values()),
+)
+fig.axes[0].set_ylabel("held-out score")
 plt.show()
 
 # %%

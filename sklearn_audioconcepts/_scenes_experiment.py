@@ -261,45 +261,30 @@ def _figures(sweep, dense_accuracy, table, caption, output, say):
 
     if not _figures_enabled(output, say):
         return
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-
-    from ._demo import _pyplot
-    from .plotting import plot_concept_bars
+    from .plotting import plot_concept_bars, plot_sparsity_tradeoff
 
     output.mkdir(parents=True, exist_ok=True)
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(6, 4))
-    l0 = sweep["mean_active"].to_numpy()
-    for column, label in (
-        ("zero_shot_accuracy", "zero-shot accuracy (source)"),
-        ("precision_at_k", "top-3 concept precision"),
-        ("recall", "factor recall"),
-    ):
-        ax.plot(l0, sweep[column], marker="o", label=label)
-    # Each point's l1_penalty, under the lowest curve, where nothing else runs.
-    for x, y, penalty in zip(l0, sweep["precision_at_k"], sweep["l1_penalty"]):
-        ax.annotate(
-            f"{penalty:g}",
-            (x, y),
-            textcoords="offset points",
-            xytext=(0, -13),
-            ha="center",
-            fontsize=8,
-        )
-    ax.axhline(dense_accuracy, color="grey", linestyle="--", label="dense zero-shot")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.margins(y=0.12)  # room for the labels under the lowest points
-    ax.set_xlabel("active concepts per clip (L0)")
+    columns = {
+        "precision_at_k": "top-3 concept precision",
+        "zero_shot_accuracy": "zero-shot accuracy (source)",
+        "recall": "factor recall",
+    }
+    # The penalties are written next to the first curve, the lowest.
+    figure = plot_sparsity_tradeoff(
+        np.tile(sweep["mean_active"].to_numpy(), (len(columns), 1)),
+        sweep[list(columns)].to_numpy().T,
+        penalties=sweep["l1_penalty"].to_numpy(),
+        baseline=dense_accuracy,
+        labels=list(columns.values()),
+    )
+    ax = figure.axes[0]
     ax.set_ylabel("held-out score")
     ax.set_title(
         "MiniCLAP on sound scenes: sparsity against accuracy and faithfulness\n"
         "(labels: l1_penalty)",
         fontsize=10,
     )
-    ax.legend(fontsize=8)
+    figure.tight_layout()
     save_figure(figure, output / "scenes_sparsity_sweep.png", say)
     figure = plot_concept_bars(table, sample=0)
     # The true caption beside the concepts: what a reader checks them against.

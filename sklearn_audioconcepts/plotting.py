@@ -199,7 +199,7 @@ def plot_sparsity_tradeoff(
             )
     if baseline is not None:
         ax.axhline(baseline, color="gray", linestyle="--", label="dense embedding")
-    ax.set_xscale("log")
+    _log_x_axis(ax)
     ax.set_xlabel("active concepts per clip (L0)")
     ax.set_ylabel("score")
     if any(label is not None for label in labels) or baseline is not None:
@@ -322,6 +322,16 @@ def plot_steering_shift(before, after, *, bins=30, ax=None):
 
 
 # -- helpers -----------------------------------------------------------------
+
+
+def _log_x_axis(ax):
+    """A log x scale ticked at 1, 2, 5 x 10^k, labelled 10, 20, 50 (not 2x10^1)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _figure_and_axes(ax, *, height, width=5.5):
