@@ -66,9 +66,9 @@ class MiniCLAP(TransformerMixin, BaseEstimator):
         Temperature of the contrastive loss, fixed. ``None`` learns it as
         CLIP does (from 0.07, down to 0.01). A small model trained on a few
         thousand captions memorises its pairs at CLIP's low temperatures.
-        Higher temperatures spread the embeddings of near-identical captions
-        less: the concept decomposition picks more right concepts, while the
-        fine speech factors (language, voice) blur. Measured on held-out
+        Up to a point, a higher temperature makes a concept decomposition of
+        its embeddings pick more right concepts; beyond it the fine speech
+        factors (language, voice) blur. Measured on held-out
         :func:`~sklearn_audioconcepts.datasets.make_sound_scenes` clips
         (3,000 training clips, training seeds 0, 2 and 4; embedding_dim=256,
         80 epochs, lr 2e-3), the top-3 concept precision at
