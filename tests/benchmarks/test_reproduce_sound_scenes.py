@@ -1,6 +1,8 @@
 """Quick run of ``benchmarks/reproduce_sound_scenes.py``."""
 
+import contextlib
 import importlib.util
+import io
 import json
 import shutil
 from pathlib import Path
@@ -25,15 +27,17 @@ def quick_run(tmp_path_factory):
     spec.loader.exec_module(script)
     output = tmp_path_factory.mktemp("sound_scenes")
     threads = torch.get_num_threads()
+    printed = io.StringIO()
     try:
-        results = script.main(["--quick", "--output", str(output)])
+        with contextlib.redirect_stdout(printed):
+            results = script.main(["--quick", "--output", str(output)])
     finally:
         torch.set_num_threads(threads)
-    return script, results, output
+    return script, results, output, printed.getvalue()
 
 
-def test_prints_every_figure(quick_run, capsys):
-    script, results, output = quick_run
+def test_prints_every_figure(quick_run):
+    script, results, output, printed = quick_run
     factors = results["dense_zero_shot"]
     assert {"source", "pitch", "background", "effect", "language"} <= set(factors)
     # 300 training clips already read the source well above chance (1/8).
@@ -47,13 +51,14 @@ def test_prints_every_figure(quick_run, capsys):
     assert results["default_penalty"]["mean_active"] > 0
     assert results["retrieval"]["text_to_audio_R@10"] > 10 / script.QUICK["n_test"]
     assert results["projector"]["factor"] == min(factors, key=factors.get)
-    assert {"before", "after"} <= set(results["projector"])
+    assert {"before", "after", "linear_probe"} <= set(results["projector"])
+    assert "a logistic regression on the dense embeddings reaches" in printed
     assert len(results["examples"]) == 3
     assert all(example["concepts"] for example in results["examples"])
 
 
 def test_writes_figures_and_results(quick_run):
-    _, results, output = quick_run
+    _, results, output, _ = quick_run
     assert (output / "scenes_sparsity_sweep.png").stat().st_size > 0
     assert (output / "scenes_concept_bars.png").stat().st_size > 0
     saved = json.loads((output / "results.json").read_text())
