@@ -35,6 +35,34 @@ def write_tones_and_noises(folder, *, seconds=1.0, sample_rate=16000, n_each=2):
     return paths, labels
 
 
+def write_audio_files(folder, files):
+    """Write ``{name: (waveform, sample_rate)}`` as 16-bit files; their paths."""
+    paths = []
+    for name, (data, rate) in files.items():
+        soundfile.write(folder / name, data, rate, subtype="PCM_16")
+        paths.append(str(folder / name))
+    return paths
+
+
+# What the CLAP tests set every non-model parameter of their shared, loaded
+# embedder back to, so that no test sees another's settings.
+CLAP_TEST_PARAMS = {
+    "batch_size": 16,
+    "long_clips": "mean",
+    "sample_rate": None,
+    "on_error": "raise",
+    "max_duration": None,
+    "progress": False,
+    "resampler": "scipy",
+    "random_state": None,
+}
+
+
+def with_params(embedder, **params):
+    """The shared CLAP embedder with ``params`` set, its model kept."""
+    return embedder.set_params(**{**CLAP_TEST_PARAMS, **params})
+
+
 class StatsEmbedder(TransformerMixin, BaseEstimator):
     """Embeds audio files as summary statistics of their waveform (4 features).
 

@@ -32,7 +32,11 @@ pytestmark = pytest.mark.skipif(
 )
 soundfile = pytest.importorskip("soundfile")
 
-from _audio_fixtures import write_tones_and_noises  # noqa: E402
+from _audio_fixtures import (  # noqa: E402
+    with_params,
+    write_audio_files,
+    write_tones_and_noises,
+)
 from _tiny_clap import build_tiny_clap  # noqa: E402  (tests/ is on sys.path)
 
 from sklearn_audioconcepts import _clap  # noqa: E402
@@ -99,30 +103,12 @@ def audio_files(tmp_path_factory):
         "speech_stereo.wav": (stereo, 44_100),
         "tone48k.flac": (tone(1000, SR, 4.0), SR),
     }
-    paths = []
-    for name, (data, rate) in files.items():
-        soundfile.write(folder / name, data, rate, subtype="PCM_16")
-        paths.append(str(folder / name))
-    return paths
+    return write_audio_files(folder, files)
 
 
 @pytest.fixture(scope="session")
 def file_embeddings(embedder, audio_files):
     return embedder.set_params(batch_size=16, long_clips="mean").transform(audio_files)
-
-
-def with_params(embedder, **params):
-    """The shared embedder with some parameters changed (model kept)."""
-    defaults = {
-        "batch_size": 16,
-        "long_clips": "mean",
-        "sample_rate": None,
-        "on_error": "raise",
-        "max_duration": None,
-        "progress": False,
-        "resampler": "scipy",
-    }
-    return embedder.set_params(**{**defaults, **params})
 
 
 # -- output contract -----------------------------------------------------------

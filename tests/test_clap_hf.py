@@ -20,7 +20,11 @@ import pytest
 pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
-from _audio_fixtures import write_tones_and_noises  # noqa: E402
+from _audio_fixtures import (  # noqa: E402
+    with_params,
+    write_audio_files,
+    write_tones_and_noises,
+)
 from _tiny_hf_clap import PROJECTION_DIM, build_tiny_hf_clap  # noqa: E402
 
 from sklearn_audioconcepts import _clap_backends, _clap_hf  # noqa: E402
@@ -367,23 +371,9 @@ def hf_embedder(hf_folder):
     return CLAPEmbedder(str(hf_folder), family="hf", device="cpu", progress=False)
 
 
-def with_params(embedder, **params):
-    defaults = {
-        "batch_size": 16,
-        "long_clips": "mean",
-        "sample_rate": None,
-        "on_error": "raise",
-        "max_duration": None,
-        "progress": False,
-        "random_state": None,
-    }
-    return embedder.set_params(**{**defaults, **params})
-
-
 @pytest.fixture(scope="session")
 def hf_audio_files(tmp_path_factory):
     """WAV and FLAC files at several rates, mono and stereo."""
-    soundfile = pytest.importorskip("soundfile")
     folder = tmp_path_factory.mktemp("hf_clap_audio")
     stereo = np.stack(
         [tone(220, 3.0, 44_100), noise(3.0, seed=3, sample_rate=44_100)], axis=1
@@ -394,11 +384,7 @@ def hf_audio_files(tmp_path_factory):
         "stereo.wav": (stereo, 44_100),
         "tone48k.flac": (tone(1000, 4.0), SR),
     }
-    paths = []
-    for name, (data, rate) in files.items():
-        soundfile.write(folder / name, data, rate, subtype="PCM_16")
-        paths.append(str(folder / name))
-    return paths
+    return write_audio_files(folder, files)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,11 @@ pytestmark = pytest.mark.skipif(
 )
 soundfile = pytest.importorskip("soundfile")
 
-from _audio_fixtures import write_tones_and_noises  # noqa: E402
+from _audio_fixtures import (  # noqa: E402
+    with_params,
+    write_audio_files,
+    write_tones_and_noises,
+)
 from _tiny_msclap import (  # noqa: E402  (tests/ is on sys.path)
     build_tiny_msclap,
     published_state,
@@ -122,11 +126,7 @@ def msclap_files(tmp_path_factory):
         "noise7s.flac": noise(SR, 7.0, seed=1),  # exactly the model's duration
         "tone.wav": tone(660, SR, 0.4),  # repeated 18 times and cut
     }
-    paths = []
-    for name, clip in clips.items():
-        soundfile.write(folder / name, clip, SR, subtype="PCM_16")
-        paths.append(str(folder / name))
-    return paths
+    return write_audio_files(folder, {n: (c, SR) for n, c in clips.items()})
 
 
 @pytest.fixture(scope="session")
@@ -446,19 +446,6 @@ def embedder(tiny_msclap, backend):
         device="cpu",
         progress=False,
     )
-
-
-def with_params(embedder, **params):
-    """The shared embedder with some parameters changed (model kept)."""
-    defaults = {
-        "batch_size": 16,
-        "long_clips": "mean",
-        "sample_rate": None,
-        "on_error": "raise",
-        "max_duration": None,
-        "progress": False,
-    }
-    return embedder.set_params(**{**defaults, **params})
 
 
 @pytest.fixture(scope="session")
